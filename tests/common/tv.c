@@ -12,6 +12,8 @@ struct tv_file {
 	FILE *fp;
 	char name[512];
 	char section[256];
+	char next_section[256]; /* a [section] line that ended the previous record */
+	bool have_next_section;
 	int lineno;
 	int record_line;
 	size_t n;
@@ -59,6 +61,10 @@ bool tv_next(struct tv_file *f)
 	char *line = NULL;
 	size_t cap = 0;
 	clear_record(f);
+	if (f->have_next_section) {
+		memcpy(f->section, f->next_section, sizeof(f->section));
+		f->have_next_section = false;
+	}
 	while (getline(&line, &cap, f->fp) >= 0) {
 		f->lineno++;
 		char *s = trim(line);
@@ -73,9 +79,13 @@ bool tv_next(struct tv_file *f)
 			char *end = strchr(s, ']');
 			if (end)
 				*end = '\0';
-			snprintf(f->section, sizeof(f->section), "%s", s + 1);
-			if (f->n > 0)
+			if (f->n > 0) {
+				/* the section starts with the next record, not this one */
+				snprintf(f->next_section, sizeof(f->next_section), "%s", s + 1);
+				f->have_next_section = true;
 				break;
+			}
+			snprintf(f->section, sizeof(f->section), "%s", s + 1);
 			continue;
 		}
 		char *eq = strchr(s, '=');
