@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Rekeying under traffic: the gateway rekeys the CHILD SA every 6 s and the
+# IKE SA every 9 s (strongSwan initiates both) while a ping runs through
+# keel's tunnel for 24 s. At most one ping may be lost; the gateway must end
+# with new SAs, the CHILD SA's SPIs being the ones keel installed last.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
+# shellcheck source=keel-lib.sh
+. "$here/keel-lib.sh"
+KEEL_TEST=keel-rekey
+keel_require ping
+
+export KEEL_LAB_CHILD_REKEY_TIME=6s KEEL_LAB_CHILD_LIFE_TIME=9s KEEL_LAB_IKE_REKEY_TIME=9s
+keel_lab ikev2-psk
+keel_profile "ike-proposals = ${LAB_VAR[IKE_PROPOSALS]}" "esp-proposals = ${LAB_VAR[ESP_PROPOSALS]}"
+keel_secrets "${LAB_VAR[PSK]}"
+
+keel_start -vv
+keel_wait_up 15
+ike_spi=$(sed -n 's/^sending IKE_SA_INIT (SPI \([0-9a-f]*\)).*/\1/p' "$KEEL_LOG")
+[ -n "$ike_spi" ] || keel_fail "keel did not print its IKE SPI"
+
+ip netns exec "$LAB_NS_CLI" ping -n -c 120 -i 0.2 -W 2 "$LAB_HOST_ADDR" >"$LAB_RUN/ping.log" 2>&1
+keel_exited && keel_fail "keel exited while the gateway rekeyed"
+received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$LAB_RUN/ping.log")
+[ "${received:-0}" -ge 119 ] ||
+	keel_fail "pings lost across the rekeys: $(grep received "$LAB_RUN/ping.log")"
+
+gwlog=$LAB_RUN/gw/charon.log
+# strongSwan logs "CHILD_SA net{N} established" once per SA (twice, inbound and
+# outbound, for a rekeyed one), "IKE_SA ikev2-psk[N] rekeyed" once per IKE rekey
+child_sas=$(grep -o 'CHILD_SA net{[0-9]*} established' "$gwlog" | sort -u | wc -l)
+child_rekeys=$((child_sas - 1))
+ike_rekeys=$(grep -c 'IKE_SA ikev2-psk\[[0-9]*\] rekeyed' "$gwlog")
+[ "$child_rekeys" -ge 2 ] || keel_fail "the gateway rekeyed the CHILD SA $child_rekeys times, not 2 or more"
+[ "$ike_rekeys" -ge 1 ] || keel_fail "the gateway did not rekey the IKE SA"
+
+# The gateway's current SAs: new IKE SPIs, and the CHILD SA keel installed last.
+sas=$(lab_swanctl gw --list-sas)
+if ! grep -q ESTABLISHED <<<"$sas" || ! grep -q INSTALLED <<<"$sas"; then
+	keel_fail "no SAs at the gateway: $sas"
+fi
+grep -q "$ike_spi" <<<"$sas" && keel_fail "the gateway still uses the first IKE SA ($ike_spi): $sas"
+last=$(sed -n 's/.*ESP SAs \([0-9a-f]*\)_i \([0-9a-f]*\)_o in the data path.*/\1 \2/p' "$KEEL_LOG" | tail -n 1)
+read -r spi_in spi_out <<<"$last"
+# the gateway's inbound SPI is keel's outbound one, and the other way round
+if ! grep -Eq "in  +${spi_out}[ ,]" <<<"$sas" || ! grep -Eq "out +${spi_in}[ ,]" <<<"$sas"; then
+	keel_fail "the gateway's CHILD SA is not keel's newest ($spi_in/$spi_out): $sas"
+fi
+
+keel_stop 10
+[ "$KEEL_RC" = 0 ] || keel_fail "keel exited with $KEEL_RC after SIGINT, not 0"
+keel_resolv_restored || keel_fail "resolv.conf was not restored"
+echo "PASS: $KEEL_TEST: $received of 120 pings across $child_rekeys CHILD and $ike_rekeys IKE rekeys"
+exit 0
