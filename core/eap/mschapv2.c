@@ -393,8 +393,8 @@ static int on_challenge(struct keel_eap *e, uint8_t ms_id, struct keel_rd *r, st
 
 static int on_success(struct keel_eap *e, struct keel_rd *r, struct keel_wr *w)
 {
-	const uint8_t *s, *m;
-	size_t s_len, m_len;
+	const uint8_t *s = NULL, *m = NULL;
+	size_t s_len = 0, m_len = 0;
 	uint8_t got[20], want[20];
 	int rc = KEEL_ERR_MALFORMED;
 
