@@ -1030,8 +1030,12 @@ int keel_v2_sa_verify(const struct keel_v2_sa *sa)
 		return MALFORMED;
 	for (size_t i = 0; i < sa->n_proposals; i++) {
 		const struct keel_v2_proposal *p = &sa->proposals[i];
-		/* RFC 7296 §3.3.1: the first proposal is number 1, each next one more */
-		if (p->num != i + 1)
+		/*
+		 * RFC 7296 §3.3.1: in an offer the first proposal is number 1,
+		 * each next one more; a responder's lone accepted proposal keeps
+		 * the number it had in the offer.
+		 */
+		if (sa->n_proposals == 1 ? p->num == 0 : p->num != i + 1)
 			return MALFORMED;
 		switch (p->protocol) {
 		case KEEL_V2_PROTO_IKE:

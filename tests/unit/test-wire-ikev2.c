@@ -1254,7 +1254,15 @@ static void test_verify(void)
 	sa.proposals[1].num = 2;
 	sa.proposals[0].num = 0;
 	CHECK_INT(keel_v2_sa_verify(&sa), M);
-	sa.proposals[0].num = 1;
+	/* a responder's lone proposal keeps the number of the offer it took */
+	build_ike_sa(&sa);
+	sa.proposals[0] = sa.proposals[1];
+	sa.n_proposals = 1;
+	CHECK_INT(sa.proposals[0].num, 2);
+	CHECK_INT(keel_v2_sa_verify(&sa), 0);
+	sa.proposals[0].num = 0;
+	CHECK_INT(keel_v2_sa_verify(&sa), M);
+	build_ike_sa(&sa);
 	sa.proposals[0].spi = bytes(spi_esp, 4); /* IKE with a 4-byte SPI */
 	CHECK_INT(keel_v2_sa_verify(&sa), M);
 	sa.proposals[0].spi = bytes(spi_ike, 8);
