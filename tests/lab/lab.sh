@@ -27,6 +27,7 @@
 #   KEEL_LAB_OWNER=PID     the process whose death makes the lab stale (default: $$)
 #   KEEL_LAB_PKI=DIR       use the PKI in DIR (as lab_pki makes it) instead of a new one
 #   KEEL_LAB_NAT=1         put the NAT router in, as lab_init nat does
+#   KEEL_LAB_KERNEL_ESP=1  charon without kernel-libipsec: ESP in the kernel (XFRM)
 #   KEEL_LAB_<VAR>=VALUE   override a scenario variable @VAR@ (see lab_vars_defaults)
 
 LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -186,6 +187,7 @@ lab_net_up() {
 lab_vars_defaults() {
 	LAB_VAR=(
 		[GW_ID]=gw.keel.test
+		[ENCAP]=yes
 		[CLIENT_ID]=alice@keel.test
 		[POOL]=100.64.0.0/24
 		[DNS]=198.51.100.53
@@ -269,7 +271,13 @@ lab_strongswan_conf() {
 	local out=$1 role=$2 base plugins
 	base="random nonce openssl pem pkcs1 pkcs8 x509 revocation constraints pubkey"
 	base+=" curve25519 aes sha1 sha2 md5 hmac gcm chapoly kdf"
-	plugins="$base kernel-libipsec kernel-netlink socket-default vici attr"
+	# KEEL_LAB_KERNEL_ESP=1: ESP in the kernel (kernel-netlink alone), for a
+	# kernel that has it (the user-mode-linux guest of tests/kernel)
+	if [ "${KEEL_LAB_KERNEL_ESP:-}" = 1 ]; then
+		plugins="$base kernel-netlink socket-default vici attr"
+	else
+		plugins="$base kernel-libipsec kernel-netlink socket-default vici attr"
+	fi
 	plugins+=" eap-identity eap-mschapv2 xauth-generic unity"
 	LAB_VAR[PLUGINS]="$plugins ${LAB_PLUGINS_EXTRA:-}"
 	LAB_VAR[SWANCTL_PLUGINS]="$base"
