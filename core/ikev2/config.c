@@ -45,6 +45,8 @@ void keel_config_init(struct keel_config *c)
 	c->child_lifetime =
 	    (struct keel_lifetime){.life_s = 3960, .margin_s = 360, .jitter_s = 360};
 	c->log_level = KEEL_LOG_INFO;
+	c->fragmentation = true;
+	c->fragment_size = KEEL_FRAGMENT_SIZE_DEFAULT;
 }
 
 /* ---- proposals ---- */

@@ -69,6 +69,21 @@ void keel_ike_keys_clear(struct keel_ike_keyset *ks)
 /* RFC 7296 §2.15: the key pad of shared-key authentication */
 static const char key_pad[] = "Key Pad for IKEv2";
 
+ptrdiff_t keel_auth_maced_id(uint16_t prf_id, const struct keel_secret *sk_p,
+                             const uint8_t *id_body, size_t id_len, uint8_t *out, size_t cap)
+{
+	enum keel_prf_alg prf;
+	ptrdiff_t rc;
+	if ((rc = keel_prf_from_ikev2_id(prf_id, &prf)) < 0)
+		return rc;
+	if (!sk_p)
+		return KEEL_ERR_INVAL;
+	/* MACedIDFor{I,R} = prf(SK_p{i,r}, RestOf{Init,Resp}IDPayload) */
+	struct keel_iov id_iov = {.data = id_body, .len = (ptrdiff_t)id_len};
+	return keel_prf(prf, keel_secret_data(sk_p), keel_secret_len(sk_p), &id_iov, 1, out,
+	                (ptrdiff_t)cap);
+}
+
 ptrdiff_t keel_auth_psk(uint16_t prf_id, const struct keel_secret *psk, const uint8_t *msg,
                         size_t msg_len, const uint8_t *nonce, size_t nonce_len,
                         const struct keel_secret *sk_p, const uint8_t *id_body, size_t id_len,

@@ -56,6 +56,13 @@ ptrdiff_t keel_auth_psk(uint16_t prf_id, const struct keel_secret *psk, const ui
                         const struct keel_secret *sk_p, const uint8_t *id_body, size_t id_len,
                         uint8_t *out, size_t cap);
 
+/*
+ * MACedIDFor{I,R} of RFC 7296 §2.15: prf(sk_p, id_body), the last part of
+ * the octets that AUTH signs. Returns the byte count or an error.
+ */
+ptrdiff_t keel_auth_maced_id(uint16_t prf_id, const struct keel_secret *sk_p,
+                             const uint8_t *id_body, size_t id_len, uint8_t *out, size_t cap);
+
 /* RFC 7296 §2.17 KEYMAT for a CHILD SA with the IKE SA's PRF and SK_d. */
 int keel_child_keys_derive(const struct keel_algs *ike_alg, const struct keel_algs *alg,
                            const struct keel_secret *sk_d, const uint8_t *nonce_i,

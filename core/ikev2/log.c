@@ -208,6 +208,18 @@ const char *keel_reason_name(enum keel_reason r)
 		return "config";
 	case KEEL_REASON_INTERNAL:
 		return "internal";
+	case KEEL_REASON_CERT_UNTRUSTED:
+		return "cert-untrusted";
+	case KEEL_REASON_CERT_EXPIRED:
+		return "cert-expired";
+	case KEEL_REASON_CERT_ID:
+		return "cert-id";
+	case KEEL_REASON_CERT_KEY_USAGE:
+		return "cert-key-usage";
+	case KEEL_REASON_EAP_REFUSED:
+		return "eap-refused";
+	case KEEL_REASON_EAP_METHOD:
+		return "eap-method";
 	}
 	return "unknown";
 }

@@ -30,6 +30,7 @@ void keel_msg_begin(struct keel_sa *sa, struct msg_wr *mw, struct ike_sa *ike, u
 	                       (response ? KEEL_V2_FLAG_RESPONSE : 0)),
 	    .msg_id = msg_id,
 	};
+	mw->hdr = h;
 	keel_v2_msg_wr_begin(&mw->outer, &mw->w, &h);
 	mw->cw = &mw->outer;
 	if (protected) {
@@ -57,6 +58,10 @@ int keel_msg_end(struct keel_sa *sa, struct msg_wr *mw, uint8_t **out, size_t *l
 	n = keel_v2_chain_finish(&mw->outer);
 	if (n < 0)
 		return (int)n;
+	/* RFC 7383 §2.5: once both sides support it, what does not fit one
+	 * datagram goes in fragments (never IKE_SA_INIT, which is unprotected) */
+	if (mw->protected && sa->frag_ok && (size_t)n > keel_frag_limit(sa))
+		return keel_frag_build(sa, mw, &lay, out, len);
 	if (mw->protected) {
 		rc = keel_sk_protect(&mw->ike->ks.sk, sa->env, sa->tx_buf, &lay);
 		if (rc < 0)
@@ -175,7 +180,7 @@ void keel_add_delete(struct msg_wr *mw, uint8_t protocol, const uint32_t *spis, 
 	add(mw, KEEL_V2_PAYLOAD_DELETE);
 }
 
-int keel_dgram_out(struct keel_sa *sa, const uint8_t *msg, size_t len)
+static int dgram_out_one(struct keel_sa *sa, const uint8_t *msg, size_t len)
 {
 	uint8_t *data;
 	struct keel_out *o = keel_out_push(sa, KEEL_OUT_DGRAM, len, false, &data);
@@ -192,6 +197,26 @@ int keel_dgram_out(struct keel_sa *sa, const uint8_t *msg, size_t len)
 	d->natt = sa->natt || d->local.port == sa->cfg.local_natt_port;
 	d->data = data;
 	d->len = (ptrdiff_t)len;
+	return 0;
+}
+
+int keel_dgram_out(struct keel_sa *sa, const uint8_t *msg, size_t len)
+{
+	/* each fragment is a whole IKE message: its header Length says where it ends */
+	while (len > 0) {
+		size_t n = len;
+		if (len >= KEEL_V2_HDR_LEN) {
+			struct keel_rd r = keel_rd_init(msg + 24, 4);
+			uint32_t l = keel_rd_u32(&r);
+			if (l >= KEEL_V2_HDR_LEN && l <= len)
+				n = l;
+		}
+		int rc = dgram_out_one(sa, msg, n);
+		if (rc < 0)
+			return rc;
+		msg += n;
+		len -= n;
+	}
 	return 0;
 }
 
@@ -228,8 +253,11 @@ int keel_msg_open(struct keel_sa *sa, struct ike_sa *ike)
 	rx->unsupported = 0;
 	if (!ike->keyed)
 		return KEEL_ERR_STATE;
+	/* RFC 7383 §2.5: an SKF payload carries one fragment */
+	if (keel_rx_is_fragment(sa))
+		return keel_frag_open(sa, ike);
 	/* RFC 7296 §3.14: SK is the last payload; what precedes it is not protected
-	 * and is ignored. Fragments (SKF, RFC 7383) are not asked for, so not taken. */
+	 * and is ignored */
 	if (c->n == 0 || c->p[c->n - 1].type != KEEL_V2_PAYLOAD_SK)
 		return KEEL_ERR_MALFORMED;
 	const struct keel_v2_raw_payload *skp = &c->p[c->n - 1];
@@ -240,9 +268,16 @@ int keel_msg_open(struct keel_sa *sa, struct ike_sa *ike)
 	rc = keel_sk_open(&ike->ks.sk, sa->rx_buf, len, skp->off, &plain, &plain_len);
 	if (rc < 0)
 		return rc == KEEL_ERR_AUTH ? KEEL_ERR_AUTH : KEEL_ERR_MALFORMED;
+	return keel_msg_inner(sa, plain, plain_len, skp->next);
+}
+
+int keel_msg_inner(struct keel_sa *sa, const uint8_t *plain, size_t plain_len, uint8_t first)
+{
+	struct rx *rx = &sa->rx;
+	int rc;
 	rx->authentic = true;
 	struct keel_rd r = keel_rd_init(plain, plain_len);
-	rc = keel_v2_chain_decode(&r, skp->next, KEEL_V2_CHAIN_INNER, &rx->inner);
+	rc = keel_v2_chain_decode(&r, first, KEEL_V2_CHAIN_INNER, &rx->inner);
 	if (rc == KEEL_ERR_UNSUPPORTED) {
 		rx->unsupported = rx->inner.unsupported_type ? rx->inner.unsupported_type : 0xff;
 		keel_log(sa, KEEL_LOG_WARN, "message %u carries an unknown critical payload (%u)",

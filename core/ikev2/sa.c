@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "eap/eap.h"
 #include "ikev2/addr.h"
 #include "ikev2/sa.h"
 #include "ikev2/ts.h"
@@ -27,64 +28,157 @@ int keel_random(struct keel_sa *sa, void *buf, size_t len)
 
 /* ---- construction ---- */
 
-static int check_config(const struct keel_config *cfg, const struct keel_env *env)
+__attribute__((format(printf, 4, 5))) static int refuse(int rc, char *why, size_t cap,
+                                                        const char *fmt, ...)
 {
-	if (!cfg || !env || !env->random)
-		return KEEL_ERR_INVAL;
-	if (cfg->ike_version == 1)
-		return KEEL_ERR_UNSUPPORTED;
-	if (cfg->ike_version != 2)
-		return KEEL_ERR_INVAL;
-	if (cfg->auth != KEEL_AUTH_PSK && cfg->auth != KEEL_AUTH_CERT && cfg->auth != KEEL_AUTH_EAP)
-		return KEEL_ERR_INVAL;
-	switch (cfg->auth) {
-	case KEEL_AUTH_PSK:
-		break;
-	case KEEL_AUTH_CERT:
-	case KEEL_AUTH_EAP:
-		return KEEL_ERR_UNSUPPORTED;
+	if (why && cap > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, cap, fmt, ap);
+		va_end(ap);
 	}
-	if (!cfg->psk || keel_secret_len(cfg->psk) <= 0)
-		return KEEL_ERR_INVAL;
+	return rc;
+}
+
+/* The checks that need no parsing; why (may be NULL) says what is wrong. */
+static int check_config(const struct keel_config *cfg, char *why, size_t cap)
+{
+	if (why && cap > 0)
+		why[0] = '\0';
+	if (!cfg)
+		return refuse(KEEL_ERR_INVAL, why, cap, "no configuration");
+	if (cfg->ike_version == 1)
+		return refuse(KEEL_ERR_UNSUPPORTED, why, cap,
+		              "IKEv1 is not handled by this engine");
+	if (cfg->ike_version != 2)
+		return refuse(KEEL_ERR_INVAL, why, cap, "unknown IKE version %u", cfg->ike_version);
+	if (cfg->auth != KEEL_AUTH_PSK && cfg->auth != KEEL_AUTH_CERT && cfg->auth != KEEL_AUTH_EAP)
+		return refuse(KEEL_ERR_INVAL, why, cap, "unknown authentication method");
+	if (cfg->auth == KEEL_AUTH_PSK && (!cfg->psk || keel_secret_len(cfg->psk) <= 0))
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "PSK authentication needs a pre-shared key");
 	if (keel_af_addr_len(cfg->local.family) == 0 || cfg->local.family != cfg->remote.family)
-		return KEEL_ERR_INVAL;
+		return refuse(
+		    KEEL_ERR_INVAL, why, cap,
+		    "the local and gateway addresses are missing or of different families");
 	if (cfg->local.port == 0 || cfg->remote.port == 0 || cfg->local_natt_port == 0 ||
 	    cfg->remote_natt_port == 0)
-		return KEEL_ERR_INVAL;
+		return refuse(KEEL_ERR_INVAL, why, cap, "a port is 0");
 	if (cfg->n_ike_proposals > KEEL_MAX_PROPOSALS ||
 	    cfg->n_esp_proposals > KEEL_MAX_PROPOSALS || cfg->n_local_ts > KEEL_MAX_TS ||
 	    cfg->n_remote_ts > KEEL_MAX_TS)
-		return KEEL_ERR_INVAL;
+		return refuse(KEEL_ERR_INVAL, why, cap, "too many proposals or traffic selectors");
 	if (cfg->local_id.len > KEEL_ID_MAX_LEN || cfg->remote_id.len > KEEL_ID_MAX_LEN)
-		return KEEL_ERR_INVAL;
+		return refuse(KEEL_ERR_INVAL, why, cap, "an identity is too long");
 	if (cfg->retransmit_timeout_ms == 0)
-		return KEEL_ERR_INVAL;
+		return refuse(KEEL_ERR_INVAL, why, cap, "the retransmission timeout is 0");
+	if (cfg->fragmentation && cfg->fragment_size < KEEL_FRAGMENT_SIZE_MIN)
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "the fragment size must be at least %d bytes",
+		              KEEL_FRAGMENT_SIZE_MIN);
 	for (size_t i = 0; i < cfg->n_local_ts; i++)
 		if (keel_af_addr_len(cfg->local_ts[i].family) == 0)
-			return KEEL_ERR_INVAL;
+			return refuse(KEEL_ERR_INVAL, why, cap,
+			              "a local traffic selector is empty");
 	for (size_t i = 0; i < cfg->n_remote_ts; i++)
 		if (keel_af_addr_len(cfg->remote_ts[i].family) == 0)
-			return KEEL_ERR_INVAL;
+			return refuse(KEEL_ERR_INVAL, why, cap,
+			              "a remote traffic selector is empty");
 	return 0;
+}
+
+/* With certificates and no local_id, we are our certificate's subject DN. */
+static int default_local_id(struct keel_config *c, const struct keel_creds *cr, char *why,
+                            size_t cap)
+{
+	if (c->local_id.type != KEEL_ID_NONE)
+		return c->local_id.len > 0
+		           ? 0
+		           : refuse(KEEL_ERR_INVAL, why, cap, "our identity is empty");
+	if (c->auth == KEEL_AUTH_CERT) {
+		const uint8_t *dn;
+		ptrdiff_t len;
+		if (keel_certs_subject_der(cr->chain, 0, &dn, &len) < 0 || len <= 0 ||
+		    len > KEEL_ID_MAX_LEN)
+			return refuse(
+			    KEEL_ERR_INVAL, why, cap,
+			    "our certificate's subject cannot be our identity; set local-id");
+		c->local_id.type = KEEL_ID_DER_ASN1_DN;
+		c->local_id.len = (uint16_t)len;
+		memcpy(c->local_id.data, dn, (size_t)len);
+		return 0;
+	}
+	c->local_id.type = c->local.family == KEEL_AF_INET ? KEEL_ID_IPV4_ADDR : KEEL_ID_IPV6_ADDR;
+	c->local_id.len = (uint16_t)keel_af_addr_len(c->local.family);
+	memcpy(c->local_id.data, c->local.bytes, c->local_id.len);
+	return 0;
+}
+
+int keel_config_check(const struct keel_config *cfg, char *why, size_t cap)
+{
+	struct keel_creds creds;
+	struct keel_config c;
+	int rc = check_config(cfg, why, cap);
+	if (rc < 0)
+		return rc;
+	c = *cfg;
+	for (size_t i = 0; i < c.n_ike_proposals; i++)
+		if ((rc = keel_proposal_check_supported(&c.ike_proposals[i], KEEL_PROPOSAL_IKE)) <
+		    0)
+			return refuse(rc, why, cap, "IKE proposal %zu is not supported", i + 1);
+	for (size_t i = 0; i < c.n_esp_proposals; i++)
+		if ((rc = keel_proposal_check_supported(&c.esp_proposals[i], KEEL_PROPOSAL_ESP)) <
+		    0)
+			return refuse(rc, why, cap, "ESP proposal %zu is not supported", i + 1);
+	rc = keel_creds_load(&c, &creds, why, cap);
+	if (rc < 0)
+		return rc;
+	rc = default_local_id(&c, &creds, why, cap);
+	keel_creds_clear(&creds);
+	OPENSSL_cleanse(&c, sizeof(c));
+	return rc;
+}
+
+/* The caller's pointers are not kept: what they point to is copied or parsed. */
+static void forget_pointers(struct keel_config *c)
+{
+	c->psk = NULL;
+	c->cert = NULL;
+	c->cert_len = 0;
+	c->key = NULL;
+	c->key_passphrase = NULL;
+	c->ca = NULL;
+	c->ca_len = 0;
+	c->system_ca = NULL;
+	c->system_ca_len = 0;
+	c->eap_identity = NULL;
+	c->eap_password = NULL;
 }
 
 int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struct keel_sa **out)
 {
-	int rc = check_config(cfg, env);
 	struct keel_sa *sa = NULL;
+	if (!env || !env->random || !out)
+		return KEEL_ERR_INVAL;
+	int rc = check_config(cfg, NULL, 0);
 	if (rc < 0)
 		return rc;
 	sa = calloc(1, sizeof(*sa));
 	if (!sa)
 		return KEEL_ERR_NOMEM;
 	sa->cfg = *cfg;
-	sa->cfg.psk = NULL;
 	sa->env = env;
-	sa->psk = keel_secret_dup(cfg->psk);
-	if (!sa->psk) {
-		rc = KEEL_ERR_NOMEM;
-		goto out;
+	if (cfg->auth == KEEL_AUTH_PSK) {
+		sa->psk = keel_secret_dup(cfg->psk);
+		if (!sa->psk) {
+			rc = KEEL_ERR_NOMEM;
+			goto out;
+		}
 	}
+	rc = keel_creds_load(&sa->cfg, &sa->creds, NULL, 0);
+	forget_pointers(&sa->cfg);
+	if (rc < 0)
+		goto out;
 	struct keel_config *c = &sa->cfg;
 	if (c->n_ike_proposals == 0)
 		c->n_ike_proposals =
@@ -109,16 +203,8 @@ int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struc
 		keel_ts_all(KEEL_AF_INET, &c->remote_ts[c->n_remote_ts++]);
 		keel_ts_all(KEEL_AF_INET6, &c->remote_ts[c->n_remote_ts++]);
 	}
-	if (c->local_id.type == KEEL_ID_NONE) {
-		c->local_id.type =
-		    c->local.family == KEEL_AF_INET ? KEEL_ID_IPV4_ADDR : KEEL_ID_IPV6_ADDR;
-		c->local_id.len = (uint16_t)keel_af_addr_len(c->local.family);
-		memcpy(c->local_id.data, c->local.bytes, c->local_id.len);
-	}
-	if (c->local_id.len == 0) {
-		rc = KEEL_ERR_INVAL;
+	if ((rc = default_local_id(c, &sa->creds, NULL, 0)) < 0)
 		goto out;
-	}
 	sa->state = KEEL_STATE_IDLE;
 	sa->next_child_id = 1;
 	sa->next_reqid = 1;
@@ -138,6 +224,7 @@ void keel_init_clear(struct keel_sa *sa)
 	keel_dh_free(in->dh);
 	free(in->msg1);
 	free(in->msg2);
+	free(in->certreq);
 	OPENSSL_cleanse(in, sizeof(*in));
 	memset(in, 0, sizeof(*in));
 }
@@ -159,6 +246,9 @@ void keel_sa_free(struct keel_sa *sa)
 	for (size_t i = 0; i < KEEL_MAX_IKE_SAS; i++)
 		keel_ike_free(sa, sa->ikes[i]);
 	keel_secret_free(sa->psk);
+	keel_creds_clear(&sa->creds);
+	keel_eap_free(sa->auth.eap);
+	keel_frag_clear(sa, true);
 	keel_out_clear(sa);
 	OPENSSL_cleanse(sa, sizeof(*sa));
 	free(sa);
@@ -258,6 +348,10 @@ static void finish(struct keel_sa *sa, enum keel_state state, enum keel_reason r
 		keel_ike_free(sa, sa->ikes[i]);
 	keel_secret_free(sa->psk);
 	sa->psk = NULL;
+	keel_creds_clear(&sa->creds);
+	keel_eap_free(sa->auth.eap);
+	sa->auth.eap = NULL;
+	keel_frag_clear(sa, true);
 	keel_log(sa, state == KEEL_STATE_FAILED ? KEEL_LOG_ERROR : KEEL_LOG_INFO, "%s", text);
 	keel_sa_set_state(sa, state, reason, "%s", text);
 	sa->finished = true;
@@ -324,6 +418,9 @@ void keel_req_done(struct keel_sa *sa)
 {
 	req_clear(&sa->req);
 	sa->req_active = false;
+	/* fragments of its response are of no use any more */
+	if (sa->frag.active && sa->frag.response)
+		keel_frag_clear(sa, false);
 }
 
 int keel_req_send(struct keel_sa *sa, uint8_t *msg, size_t len)
@@ -338,6 +435,7 @@ int keel_req_send(struct keel_sa *sa, uint8_t *msg, size_t len)
 	sa->req_active = true;
 	keel_log(sa, KEEL_LOG_DEBUG, "sending %s request, message ID %" PRIu32 " (%zu bytes)",
 	         keel_v2_exchange_name(r->exchange), r->msg_id, len);
+	/* RFC 7383 §2.6.1: retransmissions repeat every fragment (r->msg holds them all) */
 	return keel_dgram_out(sa, msg, len);
 }
 
@@ -527,6 +625,11 @@ static int recv_response(struct keel_sa *sa, struct ike_sa *ike)
 		sa->rx.c = &sa->rx.outer.chain;
 	} else {
 		rc = keel_msg_open(sa, ike);
+		if (rc == KEEL_MSG_PENDING) {
+			/* an authentic fragment: the gateway is there, the rest will come */
+			sa->last_heard_ns = sa->now_ns;
+			return 0;
+		}
 		if (rc < 0 && sa->rx.authentic) {
 			/* from the gateway, and broken: the exchange cannot complete */
 			keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL,
@@ -604,7 +707,25 @@ static int recv_request(struct keel_sa *sa, struct ike_sa *ike)
 		         keel_v2_exchange_name(h->exchange), h->msg_id, ike->peer_req_id);
 		return KEEL_ERR_STATE;
 	}
+	if (again && keel_rx_is_fragment(sa)) {
+		/* RFC 7383 §2.6.1: a retransmitted fragmented request gets our response
+		 * again only for its fragment 1 */
+		uint16_t num = 0;
+		rc = keel_frag_check(sa, ike, &num);
+		if (rc < 0)
+			return rc;
+		sa->last_heard_ns = sa->now_ns;
+		if (num != 1)
+			return 0;
+		keel_log(sa, KEEL_LOG_DEBUG, "resending our response to %s request %" PRIu32,
+		         keel_v2_exchange_name(h->exchange), h->msg_id);
+		return keel_dgram_out(sa, ike->resp, ike->resp_len);
+	}
 	rc = keel_msg_open(sa, ike);
+	if (rc == KEEL_MSG_PENDING) {
+		sa->last_heard_ns = sa->now_ns;
+		return 0;
+	}
 	if (rc < 0) {
 		keel_log(sa, KEEL_LOG_DEBUG, "dropping %s request %" PRIu32 ": %s",
 		         keel_v2_exchange_name(h->exchange), h->msg_id, keel_strerror(rc));

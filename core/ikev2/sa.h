@@ -16,19 +16,26 @@
 
 #include "crypto/dh.h"
 #include "crypto/kdf.h"
+#include "ikev2/auth.h"
 #include "ikev2/keys.h"
 #include "ikev2/sk.h"
 #include "wire/ikev2.h"
 
-#define KEEL_LOG_LINE_MAX 512
-#define KEEL_NONCE_LEN    32 /* RFC 7296 §2.10: at least half the PRF key size */
-#define KEEL_MAX_CHILDREN 8
-#define KEEL_MAX_IKE_SAS  3 /* current, the one being replaced, a colliding rekey's */
-#define KEEL_MAX_PENDING  8
-#define KEEL_MAX_DNS      8
-#define KEEL_MAX_ROUTES   64
-#define KEEL_MSG_MAX      65535
-#define KEEL_MAX_COOKIES  3
+#define KEEL_LOG_LINE_MAX   512
+#define KEEL_NONCE_LEN      32 /* RFC 7296 §2.10: at least half the PRF key size */
+#define KEEL_MAX_CHILDREN   8
+#define KEEL_MAX_IKE_SAS    3 /* current, the one being replaced, a colliding rekey's */
+#define KEEL_MAX_PENDING    8
+#define KEEL_MAX_DNS        8
+#define KEEL_MAX_ROUTES     64
+#define KEEL_MSG_MAX        65535
+#define KEEL_MAX_COOKIES    3
+#define KEEL_FRAG_MAX       128  /* fragments of one received message (RFC 7383 §2.6) */
+#define KEEL_CERTREQ_MAX    4000 /* bytes of the gateway's CERTREQ data kept (200 CAs) */
+#define KEEL_MAX_EAP_ROUNDS 16   /* IKE_AUTH exchanges carrying EAP */
+
+/* keel_msg_open(): a fragment was stored, the message is not complete yet */
+#define KEEL_MSG_PENDING 1
 
 /* One IKE SA: the first one, or one made by a rekey (RFC 7296 §2.18). */
 struct ike_sa {
@@ -140,6 +147,45 @@ struct init_state {
 	uint32_t child_spi_in;
 	uint8_t idi_body[4 + KEEL_ID_MAX_LEN]; /* our ID payload body, for AUTH */
 	size_t idi_len;
+	uint8_t *certreq; /* the gateway's CERTREQ data (SHA-1 key hashes, RFC 7296 §3.7) */
+	size_t certreq_len;
+};
+
+/* Where IKE_AUTH stands: one exchange, or several with EAP (RFC 7296 §2.16). */
+enum auth_stage {
+	AUTH_FIRST = 0, /* our IDi (and AUTH unless EAP) is out */
+	AUTH_EAP,       /* EAP messages go back and forth */
+	AUTH_FINAL,     /* EAP succeeded, our AUTH from its key is out */
+};
+
+struct keel_eap;
+
+struct auth_state {
+	enum auth_stage stage;
+	bool eap_only; /* the gateway took EAP-only authentication (RFC 5998) */
+	struct keel_eap *eap;
+	unsigned eap_rounds;
+	uint8_t asked;                         /* the EAP method the gateway last asked for */
+	uint8_t idr_body[4 + KEEL_ID_MAX_LEN]; /* the gateway's ID payload body, for its AUTH */
+	size_t idr_len;
+	char peer[256]; /* the gateway's identity as text */
+};
+
+/* Reassembly of one fragmented message (RFC 7383 §2.6). */
+struct frag_rx {
+	bool active;
+	struct ike_sa *ike;
+	uint32_t msg_id;
+	bool response;
+	uint8_t exchange;
+	uint16_t total;
+	uint16_t n_have;
+	uint8_t first_type; /* from fragment 1 */
+	size_t used;
+	uint32_t off[KEEL_FRAG_MAX + 1]; /* by fragment number */
+	uint32_t len[KEEL_FRAG_MAX + 1];
+	bool have[KEEL_FRAG_MAX + 1];
+	uint8_t *buf; /* KEEL_MSG_MAX bytes of decrypted fragments, wiped */
 };
 
 /* A peer's IKE rekey that collided with ours (RFC 7296 §2.8.2). */
@@ -161,9 +207,18 @@ struct rx {
 struct out_item;
 
 struct keel_sa {
-	struct keel_config cfg; /* cfg.psk is NULL: the copy is psk below */
+	struct keel_config cfg; /* no pointers: the copies are psk and creds below */
 	const struct keel_env *env;
 	struct keel_secret *psk;
+	struct keel_creds creds; /* certificates, key, trust anchors, EAP password */
+	struct auth_state auth;
+
+	/* RFC 7383: both sides announced fragmentation; what arrives in pieces */
+	bool frag_ok;
+	struct frag_rx frag;
+	/* RFC 7427 §4: the gateway's SIGNATURE_HASH_ALGORITHMS */
+	bool peer_hashes_sent;
+	unsigned peer_hashes;
 	enum keel_state state;
 	bool started;
 	bool finished; /* CLOSED or FAILED reported */
@@ -270,6 +325,7 @@ int keel_random(struct keel_sa *sa, void *buf, size_t len);
 
 struct msg_wr {
 	struct keel_sa *sa;
+	struct keel_v2_hdr hdr; /* as begun: fragments repeat it */
 	struct keel_wr w;
 	struct keel_v2_chain_wr outer;
 	struct keel_v2_sk_wr sk;
@@ -282,7 +338,12 @@ struct msg_wr {
 /* Begins a message in sa->tx_buf. protected: the payloads go into SK. */
 void keel_msg_begin(struct keel_sa *sa, struct msg_wr *mw, struct ike_sa *ike, uint8_t exchange,
                     bool response, uint32_t msg_id, bool protected);
-/* Ends it (pads, encrypts, ICV) and returns a malloc'd copy in *out. */
+/*
+ * Ends it (pads, encrypts, ICV) and returns a malloc'd copy in *out. When
+ * fragmentation is on and the message is too large for one datagram, *out
+ * holds its RFC 7383 fragments back to back, each a whole IKE message
+ * (keel_dgram_out() sends them one by one).
+ */
 int keel_msg_end(struct keel_sa *sa, struct msg_wr *mw, uint8_t **out, size_t *len);
 
 void keel_add_notify(struct msg_wr *mw, uint8_t protocol, const uint8_t *spi, size_t spi_len,
@@ -293,7 +354,10 @@ void keel_add_sa(struct msg_wr *mw); /* sa->pl.u.sa, built by the caller just be
 void keel_add_ts(struct msg_wr *mw, uint8_t type, const struct keel_ts *ts, size_t n);
 void keel_add_delete(struct msg_wr *mw, uint8_t protocol, const uint32_t *spis, size_t n);
 
-/* Queues a datagram to the gateway on the current ports. */
+/*
+ * Queues a message to the gateway on the current ports: one datagram, or
+ * one per fragment when msg holds several IKE messages back to back.
+ */
 int keel_dgram_out(struct keel_sa *sa, const uint8_t *msg, size_t len);
 
 /*
@@ -302,8 +366,37 @@ int keel_dgram_out(struct keel_sa *sa, const uint8_t *msg, size_t len);
  */
 int keel_msg_respond(struct keel_sa *sa, struct msg_wr *mw);
 
-/* Decodes and opens a received datagram into sa->rx (see sa.c for the rules). */
+/*
+ * Decodes and opens a received datagram into sa->rx (see sa.c for the
+ * rules). KEEL_MSG_PENDING: it was a fragment, kept until the message is
+ * whole (frag.c).
+ */
 int keel_msg_open(struct keel_sa *sa, struct ike_sa *ike);
+/* The decrypted inner chain (first payload of type first) into sa->rx, authentic. */
+int keel_msg_inner(struct keel_sa *sa, const uint8_t *plain, size_t plain_len, uint8_t first);
+
+/* ---- frag.c: IKE fragmentation (RFC 7383) ---- */
+
+/* The largest IKE message we send as one datagram (cfg.fragment_size less headers). */
+size_t keel_frag_limit(const struct keel_sa *sa);
+/*
+ * Splits the protected message laid out (not yet encrypted) in sa->tx_buf
+ * by mw into encrypted fragments, returned back to back in a malloc'd *out.
+ */
+int keel_frag_build(struct keel_sa *sa, struct msg_wr *mw, const struct keel_v2_sk_layout *lay,
+                    uint8_t **out, size_t *len);
+/*
+ * The SKF payload that ends sa->rx: authenticates and keeps the fragment;
+ * when the message is whole, opens it into sa->rx like keel_msg_open().
+ * Returns 0 (whole), KEEL_MSG_PENDING, or KEEL_ERR_AUTH / KEEL_ERR_MALFORMED.
+ */
+int keel_frag_open(struct keel_sa *sa, struct ike_sa *ike);
+/* Authenticates the fragment ending sa->rx without keeping it; *frag_num gets its number. */
+int keel_frag_check(struct keel_sa *sa, struct ike_sa *ike, uint16_t *frag_num);
+/* Forgets a reassembly in progress (and frees its buffer when release). */
+void keel_frag_clear(struct keel_sa *sa, bool release);
+/* True if the last payload of the datagram in sa->rx is SKF. */
+bool keel_rx_is_fragment(const struct keel_sa *sa);
 
 /* Payload lookup in sa->rx: decoded into sa->pl (or a caller's struct); NULL/false if absent. */
 const struct keel_v2_raw_payload *keel_rx_find(struct keel_sa *sa, uint8_t type,

@@ -135,25 +135,33 @@ int keel_sk_protect(struct keel_sk *sk, const struct keel_env *env, uint8_t *buf
 int keel_sk_open(struct keel_sk *sk, uint8_t *msg, size_t msg_len, size_t sk_off, uint8_t **plain,
                  size_t *plain_len)
 {
+	return keel_sk_open_payload(sk, msg, msg_len, sk_off, KEEL_V2_GENERIC_HDR_LEN, plain,
+	                            plain_len);
+}
+
+int keel_sk_open_payload(struct keel_sk *sk, uint8_t *msg, size_t msg_len, size_t sk_off,
+                         size_t hdr_len, uint8_t **plain, size_t *plain_len)
+{
 	int rc;
 	if (!sk->aead_in && !sk->cipher_in)
 		return KEEL_ERR_STATE;
-	/* RFC 7296 §3.14: the SK payload is the last one: it runs to the end */
-	if (sk_off > msg_len ||
-	    msg_len - sk_off < KEEL_V2_GENERIC_HDR_LEN + sk->iv_len + sk->icv_len + 1)
+	/* RFC 7296 §3.14, RFC 7383 §2.5: SK and SKF are the last payload: they run
+	 * to the end */
+	if (hdr_len < KEEL_V2_GENERIC_HDR_LEN || sk_off > msg_len ||
+	    msg_len - sk_off < hdr_len + sk->iv_len + sk->icv_len + 1)
 		return KEEL_ERR_MALFORMED;
 	struct keel_rd r = keel_rd_init(msg + sk_off + 2, 2);
 	size_t pl_len = keel_rd_u16(&r);
 	if (pl_len != msg_len - sk_off)
 		return KEEL_ERR_MALFORMED;
-	uint8_t *iv = msg + sk_off + KEEL_V2_GENERIC_HDR_LEN;
+	uint8_t *iv = msg + sk_off + hdr_len;
 	uint8_t *ct = iv + sk->iv_len;
-	size_t ct_len = pl_len - KEEL_V2_GENERIC_HDR_LEN - sk->iv_len - sk->icv_len;
+	size_t ct_len = pl_len - hdr_len - sk->iv_len - sk->icv_len;
 	uint8_t *icv = ct + ct_len;
 
 	if (sk->aead_in) {
-		rc = keel_aead_open(sk->aead_in, iv, msg, sk_off + KEEL_V2_GENERIC_HDR_LEN, ct,
-		                    ct_len, ct, icv);
+		/* RFC 5282 §5.1, RFC 7383 §2.5: the associated data runs up to the IV */
+		rc = keel_aead_open(sk->aead_in, iv, msg, sk_off + hdr_len, ct, ct_len, ct, icv);
 		if (rc < 0)
 			return rc;
 	} else {

@@ -59,4 +59,13 @@ int keel_sk_protect(struct keel_sk *sk, const struct keel_env *env, uint8_t *buf
 int keel_sk_open(struct keel_sk *sk, uint8_t *msg, size_t msg_len, size_t sk_off, uint8_t **plain,
                  size_t *plain_len);
 
+/*
+ * The same for a payload whose header before the IV is hdr_len bytes:
+ * KEEL_V2_GENERIC_HDR_LEN for SK, KEEL_V2_SKF_HDR_LEN for an SKF fragment
+ * (RFC 7383 §2.5, whose associated data and ICV cover Fragment Number and
+ * Total Fragments too).
+ */
+int keel_sk_open_payload(struct keel_sk *sk, uint8_t *msg, size_t msg_len, size_t sk_off,
+                         size_t hdr_len, uint8_t **plain, size_t *plain_len);
+
 #endif

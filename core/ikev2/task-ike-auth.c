@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * IKE_AUTH as the initiator with a pre-shared key (RFC 7296 §1.2, §2.15),
- * the configuration payload (§3.15: virtual IP and DNS) and the first
- * CHILD SA (§1.2, traffic selectors §2.9). Also what we hand the platform:
- * the network configuration.
+ * IKE_AUTH as the initiator (RFC 7296 §1.2): with a pre-shared key (§2.15),
+ * with our certificate and a signature (§2.15, §3.6-3.8, RFC 7427), or with
+ * EAP after the gateway's certificate (§2.16) or alone (EAP-only, RFC 5998);
+ * the gateway's proof checked the same ways; the configuration payload
+ * (§3.15: virtual IP and DNS) and the first CHILD SA (§1.2, traffic
+ * selectors §2.9). Also what we hand the platform: the network
+ * configuration.
+ *
+ * With EAP, IKE_AUTH takes several exchanges (§2.16):
+ *   IDi, [CERTREQ,] [IDr,] SAi2, TSi, TSr, CP   ->  IDr, [CERT,] AUTH, EAP
+ *   EAP                                         ->  EAP            (repeated)
+ *   AUTH (from the MSK, or SK_pi)               ->  AUTH, SAr2, TSi, TSr, CP
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -11,9 +19,12 @@
 
 #include <openssl/crypto.h>
 
+#include "eap/eap.h"
 #include "ikev2/addr.h"
 #include "ikev2/sa.h"
 #include "ikev2/ts.h"
+
+#define EAP_MSG_MAX 1024 /* our EAP Responses: MS-CHAPv2's is under 300 bytes */
 
 static size_t id_body(const struct keel_id *id, uint8_t *out, size_t cap)
 {
@@ -27,16 +38,21 @@ static size_t id_body(const struct keel_id *id, uint8_t *out, size_t cap)
 	return n;
 }
 
-static void add_id(struct msg_wr *mw, uint8_t type, const struct keel_id *id)
+static void add_pl(struct msg_wr *mw, uint8_t type)
 {
-	struct keel_v2_id *p = &mw->sa->pl.u.id;
-	p->type = (uint8_t)id->type;
-	p->data = (struct keel_v2_bytes){.p = id->data, .len = id->len};
 	mw->sa->pl.type = type;
 	mw->sa->pl.critical = false;
 	int rc = keel_v2_chain_add(mw->cw, &mw->sa->pl);
 	if (rc < 0 && mw->err == 0)
 		mw->err = rc;
+}
+
+static void add_id(struct msg_wr *mw, uint8_t type, const struct keel_id *id)
+{
+	struct keel_v2_id *p = &mw->sa->pl.u.id;
+	p->type = (uint8_t)id->type;
+	p->data = (struct keel_v2_bytes){.p = id->data, .len = id->len};
+	add_pl(mw, type);
 }
 
 static void add_cp_request(struct keel_sa *sa, struct msg_wr *mw)
@@ -60,11 +76,147 @@ static void add_cp_request(struct keel_sa *sa, struct msg_wr *mw)
 		return;
 	for (size_t i = 0; i < cp->n; i++)
 		cp->attrs[i].value = (struct keel_v2_bytes){.p = none, .len = 0};
-	sa->pl.type = KEEL_V2_PAYLOAD_CP;
-	sa->pl.critical = false;
-	int rc = keel_v2_chain_add(mw->cw, &sa->pl);
-	if (rc < 0 && mw->err == 0)
-		mw->err = rc;
+	add_pl(mw, KEEL_V2_PAYLOAD_CP);
+}
+
+/* An identity for messages: "FQDN gw.example.org", "DN C=XX, O=..., CN=...". */
+static void id_text(uint8_t type, const uint8_t *data, size_t len, char *buf, size_t cap)
+{
+	struct keel_x509_id x = {.type = type, .data = data, .len = (ptrdiff_t)len};
+	keel_x509_id_format(&x, buf, (ptrdiff_t)cap);
+}
+
+static bool id_matches(const struct keel_id *want, const struct keel_v2_id *got)
+{
+	return want->type == got->type && want->len == got->data.len &&
+	       memcmp(want->data, got->data.p, want->len) == 0;
+}
+
+/* The credentials did their work: wipe them. */
+static void auth_done(struct keel_sa *sa)
+{
+	keel_secret_free(sa->psk);
+	sa->psk = NULL;
+	keel_eap_free(sa->auth.eap);
+	sa->auth.eap = NULL;
+	keel_creds_clear(&sa->creds);
+}
+
+/* Starts the next IKE_AUTH request on the current IKE SA. */
+static void next_request(struct keel_sa *sa, struct msg_wr *mw)
+{
+	struct ike_sa *ike = sa->ike;
+	keel_req_done(sa);
+	sa->req.kind = TASK_IKE_AUTH;
+	sa->req.ike = ike;
+	sa->req.exchange = KEEL_V2_EXCHANGE_IKE_AUTH;
+	sa->req.msg_id = ike->next_req_id++;
+	keel_msg_begin(sa, mw, ike, KEEL_V2_EXCHANGE_IKE_AUTH, false, sa->req.msg_id, true);
+}
+
+static int send_request(struct keel_sa *sa, struct msg_wr *mw)
+{
+	uint8_t *msg;
+	size_t len;
+	int rc = keel_msg_end(sa, mw, &msg, &len);
+	if (rc < 0)
+		return rc;
+	return keel_req_send(sa, msg, len);
+}
+
+/* ---- our proof ---- */
+
+/*
+ * RFC 7296 §2.15 with RFC 7427: our signature over RealMessage1 | NonceRData
+ * | MACedIDForI, in the form the gateway's SIGNATURE_HASH_ALGORITHMS allows
+ * (none: the classic methods 1, 9-11). *out is malloc'd.
+ */
+static int sign_auth(struct keel_sa *sa, uint8_t *method, uint8_t **out, size_t *out_len)
+{
+	struct ike_sa *ike = sa->ike;
+	struct init_state *in = &sa->init;
+	struct keel_sig_choice ch;
+	uint8_t maced[KEEL_PRF_MAX_OUT_LEN];
+	uint8_t *buf = NULL;
+	int rc = keel_sig_choose(sa->creds.key, sa->peer_hashes, sa->cfg.rsa_pss, &ch);
+	if (rc < 0)
+		return rc;
+	ptrdiff_t n = keel_auth_maced_id(ike->alg.prf, ike->ks.keys.sk_pi, in->idi_body,
+	                                 in->idi_len, maced, sizeof(maced));
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	struct keel_iov octets[3] = {
+	    {.data = in->msg1, .len = (ptrdiff_t)in->msg1_len},
+	    {.data = in->nonce_r, .len = (ptrdiff_t)in->nonce_r_len},
+	    {.data = maced, .len = n},
+	};
+	ptrdiff_t cap = keel_sig_auth_max_len(sa->creds.key);
+	buf = malloc(cap > 0 ? (size_t)cap : 1);
+	if (!buf) {
+		rc = KEEL_ERR_NOMEM;
+		goto out;
+	}
+	n = keel_sig_auth_sign(sa->creds.key, &ch, octets, 3, buf, cap);
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	keel_log(sa, KEEL_LOG_DEBUG, "signing AUTH with %s (%s)", keel_sig_scheme_name(ch.scheme),
+	         keel_v2_auth_method_name(ch.auth_method));
+	*method = ch.auth_method;
+	*out = buf;
+	*out_len = (size_t)n;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	OPENSSL_cleanse(maced, sizeof(maced));
+	return rc;
+}
+
+/* Our certificates (RFC 7296 §3.6), as far as the gateway's CERTREQ needs them (§3.7). */
+static void add_certs(struct keel_sa *sa, struct msg_wr *mw)
+{
+	size_t n = 0;
+	const struct keel_certs *chain = sa->creds.chain;
+	int rc =
+	    keel_certs_certreq_match(chain, sa->init.certreq, (ptrdiff_t)sa->init.certreq_len, &n);
+	if (rc < 0 || n == 0)
+		n = keel_certs_count(chain);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *der;
+		ptrdiff_t len;
+		if (keel_certs_der(chain, i, &der, &len) < 0)
+			continue;
+		sa->pl.u.cert.encoding = KEEL_V2_CERT_X509_SIGNATURE;
+		sa->pl.u.cert.data = (struct keel_v2_bytes){.p = der, .len = (size_t)len};
+		add_pl(mw, KEEL_V2_PAYLOAD_CERT);
+	}
+	keel_log(sa, KEEL_LOG_DEBUG, "sending %zu of our %zu certificates%s", n,
+	         keel_certs_count(chain), rc == 1 ? " (up to a CA the gateway asked for)" : "");
+}
+
+/* CERTREQ with the SHA-1 key hashes of the profile's CAs (RFC 7296 §3.7). */
+static void add_certreq(struct keel_sa *sa, struct msg_wr *mw, uint8_t **buf)
+{
+	const struct keel_x509_trust *t = sa->creds.trust;
+	if (!t || sa->creds.n_profile_ca == 0)
+		return;
+	size_t all = keel_x509_trust_count(t) * 20;
+	*buf = malloc(all);
+	if (!*buf) {
+		if (mw->err == 0)
+			mw->err = KEEL_ERR_NOMEM;
+		return;
+	}
+	ptrdiff_t n = keel_x509_trust_certreq(t, *buf, (ptrdiff_t)all);
+	if (n < (ptrdiff_t)(sa->creds.n_profile_ca * 20))
+		return;
+	sa->pl.u.cert.encoding = KEEL_V2_CERT_X509_SIGNATURE;
+	sa->pl.u.cert.data = (struct keel_v2_bytes){.p = *buf, .len = sa->creds.n_profile_ca * 20};
+	add_pl(mw, KEEL_V2_PAYLOAD_CERTREQ);
 }
 
 int keel_task_ike_auth_start(struct keel_sa *sa)
@@ -72,39 +224,67 @@ int keel_task_ike_auth_start(struct keel_sa *sa)
 	struct ike_sa *ike = sa->ike;
 	struct init_state *in = &sa->init;
 	struct msg_wr mw;
-	uint8_t auth[KEEL_PRF_MAX_OUT_LEN], spi[4];
-	uint8_t *msg;
-	size_t len;
+	uint8_t psk_auth[KEEL_PRF_MAX_OUT_LEN], spi[4];
+	uint8_t *auth = NULL, *certreq = NULL;
+	size_t auth_len = 0;
+	uint8_t method = 0;
+	char idtxt[256];
 	int rc;
 
-	keel_req_done(sa);
-	sa->req.kind = TASK_IKE_AUTH;
-	sa->req.ike = ike;
-	sa->req.exchange = KEEL_V2_EXCHANGE_IKE_AUTH;
-	sa->req.msg_id = ike->next_req_id++;
-
+	keel_eap_free(sa->auth.eap);
+	memset(&sa->auth, 0, sizeof(sa->auth));
 	if ((rc = keel_child_new_spi(sa, &in->child_spi_in)) < 0)
 		return rc;
 	in->idi_len = id_body(&sa->cfg.local_id, in->idi_body, sizeof(in->idi_body));
-	/* RFC 7296 §2.15: the initiator signs its IKE_SA_INIT request, Nr and prf(SK_pi, IDi') */
-	ptrdiff_t n = keel_auth_psk(ike->alg.prf, sa->psk, in->msg1, in->msg1_len, in->nonce_r,
-	                            in->nonce_r_len, ike->ks.keys.sk_pi, in->idi_body, in->idi_len,
-	                            auth, sizeof(auth));
-	if (n < 0)
-		return (int)n;
+	switch (sa->cfg.auth) {
+	case KEEL_AUTH_PSK: {
+		/* RFC 7296 §2.15: the initiator signs its IKE_SA_INIT request, Nr and
+		 * prf(SK_pi, IDi') */
+		ptrdiff_t n = keel_auth_psk(ike->alg.prf, sa->psk, in->msg1, in->msg1_len,
+		                            in->nonce_r, in->nonce_r_len, ike->ks.keys.sk_pi,
+		                            in->idi_body, in->idi_len, psk_auth, sizeof(psk_auth));
+		if (n < 0)
+			return (int)n;
+		auth = psk_auth;
+		auth_len = (size_t)n;
+		method = KEEL_V2_AUTH_PSK;
+		break;
+	}
+	case KEEL_AUTH_CERT:
+		rc = sign_auth(sa, &method, &auth, &auth_len);
+		if (rc == KEEL_ERR_UNSUPPORTED) {
+			keel_sa_fail(sa, KEEL_REASON_CONFIG,
+			             "our %s key cannot sign for this gateway: it announced no "
+			             "signature hash fit for it (RFC 7427/8420)",
+			             keel_key_type_name(keel_privkey_type(sa->creds.key)));
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		break;
+	case KEEL_AUTH_EAP:
+		/* RFC 7296 §2.16: no AUTH: EAP follows */
+		break;
+	}
 
-	keel_msg_begin(sa, &mw, ike, KEEL_V2_EXCHANGE_IKE_AUTH, false, sa->req.msg_id, true);
+	next_request(sa, &mw);
 	add_id(&mw, KEEL_V2_PAYLOAD_IDI, &sa->cfg.local_id);
+	if (sa->cfg.auth == KEEL_AUTH_CERT)
+		add_certs(sa, &mw);
+	if (sa->cfg.auth != KEEL_AUTH_PSK)
+		add_certreq(sa, &mw, &certreq);
 	/* we hold no other IKE SA with this gateway (RFC 7296 §2.4) */
 	keel_add_notify(&mw, 0, NULL, 0, KEEL_V2_N_INITIAL_CONTACT, NULL, 0);
 	if (sa->cfg.remote_id.type != KEEL_ID_NONE)
 		add_id(&mw, KEEL_V2_PAYLOAD_IDR, &sa->cfg.remote_id);
-	sa->pl.u.auth.method = KEEL_V2_AUTH_PSK;
-	sa->pl.u.auth.data = (struct keel_v2_bytes){.p = auth, .len = (size_t)n};
-	sa->pl.type = KEEL_V2_PAYLOAD_AUTH;
-	sa->pl.critical = false;
-	if ((rc = keel_v2_chain_add(mw.cw, &sa->pl)) < 0 && mw.err == 0)
-		mw.err = rc;
+	if (auth) {
+		sa->pl.u.auth.method = method;
+		sa->pl.u.auth.data = (struct keel_v2_bytes){.p = auth, .len = auth_len};
+		add_pl(&mw, KEEL_V2_PAYLOAD_AUTH);
+	}
+	/* RFC 5998 §3: the gateway may prove itself with the EAP method alone */
+	if (sa->cfg.auth == KEEL_AUTH_EAP && sa->cfg.eap_only)
+		keel_add_notify(&mw, 0, NULL, 0, KEEL_V2_N_EAP_ONLY_AUTHENTICATION, NULL, 0);
 	add_cp_request(sa, &mw);
 	for (int i = 0; i < 4; i++)
 		spi[i] = (uint8_t)(in->child_spi_in >> (24 - 8 * i));
@@ -116,25 +296,36 @@ int keel_task_ike_auth_start(struct keel_sa *sa)
 	keel_add_sa(&mw);
 	keel_add_ts(&mw, KEEL_V2_PAYLOAD_TSI, sa->cfg.local_ts, sa->cfg.n_local_ts);
 	keel_add_ts(&mw, KEEL_V2_PAYLOAD_TSR, sa->cfg.remote_ts, sa->cfg.n_remote_ts);
-	rc = keel_msg_end(sa, &mw, &msg, &len);
+	rc = send_request(sa, &mw);
 	if (rc < 0)
 		goto out;
-	rc = keel_req_send(sa, msg, len);
-	if (rc < 0)
-		goto out;
-	char idtxt[256];
-	keel_id_to_text(&sa->cfg.local_id, idtxt, sizeof(idtxt));
-	keel_sa_set_state(sa, KEEL_STATE_AUTHENTICATING, KEEL_REASON_NONE,
-	                  "authenticating as \"%s\" with a pre-shared key", idtxt);
+	switch (sa->cfg.auth) {
+	case KEEL_AUTH_PSK:
+		keel_id_to_text(&sa->cfg.local_id, idtxt, sizeof(idtxt));
+		keel_sa_set_state(sa, KEEL_STATE_AUTHENTICATING, KEEL_REASON_NONE,
+		                  "authenticating as \"%s\" with a pre-shared key", idtxt);
+		break;
+	case KEEL_AUTH_CERT:
+		id_text((uint8_t)sa->cfg.local_id.type, sa->cfg.local_id.data, sa->cfg.local_id.len,
+		        idtxt, sizeof(idtxt));
+		keel_sa_set_state(sa, KEEL_STATE_AUTHENTICATING, KEEL_REASON_NONE,
+		                  "authenticating as %s with a certificate", idtxt);
+		break;
+	case KEEL_AUTH_EAP: {
+		char user[KEEL_EAP_IDENTITY_MAX_LEN * 4 + 1];
+		keel_escape(sa->creds.eap_identity, sa->creds.eap_identity_len, user, sizeof(user));
+		keel_id_to_text(&sa->cfg.local_id, idtxt, sizeof(idtxt));
+		keel_sa_set_state(sa, KEEL_STATE_AUTHENTICATING, KEEL_REASON_NONE,
+		                  "authenticating as \"%s\" with EAP (user \"%s\")", idtxt, user);
+		break;
+	}
+	}
 out:
-	OPENSSL_cleanse(auth, sizeof(auth));
+	OPENSSL_cleanse(psk_auth, sizeof(psk_auth));
+	if (auth != psk_auth)
+		free(auth);
+	free(certreq);
 	return rc;
-}
-
-static bool id_matches(const struct keel_id *want, const struct keel_v2_id *got)
-{
-	return want->type == got->type && want->len == got->data.len &&
-	       memcmp(want->data, got->data.p, want->len) == 0;
 }
 
 static void read_cp(struct keel_sa *sa)
@@ -291,73 +482,446 @@ static const char *child_error_text(uint16_t err, enum keel_reason *reason)
 	}
 }
 
-void keel_task_ike_auth_process(struct keel_sa *sa)
-{
-	struct init_state *in = &sa->init;
-	struct ike_sa *ike = sa->ike;
-	struct keel_child_keys keys;
-	uint8_t auth[KEEL_PRF_MAX_OUT_LEN];
-	char text[256];
-	int rc;
+/* ---- the gateway's proof ---- */
 
-	memset(&keys, 0, sizeof(keys));
-	uint16_t err = keel_rx_error(sa);
-	if (err == KEEL_V2_N_AUTHENTICATION_FAILED) {
-		keel_sa_fail(sa, KEEL_REASON_AUTH_REFUSED,
-		             "the gateway refused our PSK or identity (AUTHENTICATION_FAILED)");
-		goto out;
-	}
-	const struct keel_v2_raw_payload *idr_raw =
-	    keel_rx_find(sa, KEEL_V2_PAYLOAD_IDR, &sa->pl_rx);
-	if (!idr_raw || !keel_rx_find(sa, KEEL_V2_PAYLOAD_AUTH, NULL)) {
-		if (err)
-			keel_sa_fail(sa, KEEL_REASON_PEER_ERROR,
-			             "the gateway refused the connection (%s)",
-			             keel_v2_notify_name(err));
-		else
-			keel_sa_fail(sa, KEEL_REASON_PROTOCOL,
-			             "the gateway's IKE_AUTH answer lacks its identity or AUTH");
-		goto out;
-	}
-	struct keel_v2_id idr = sa->pl_rx.u.id;
-	keel_escape(idr.data.p, idr.data.len, text, sizeof(text));
-	if (sa->cfg.remote_id.type != KEEL_ID_NONE && !id_matches(&sa->cfg.remote_id, &idr)) {
+/* RFC 7296 §2.15: the responder's PSK AUTH, over its IKE_SA_INIT answer, Ni, prf(SK_pr, IDr'). */
+static bool shared_auth_ok(struct keel_sa *sa, const struct keel_secret *key, const uint8_t *idr,
+                           size_t idr_len, const struct keel_v2_auth *a)
+{
+	struct ike_sa *ike = sa->ike;
+	struct init_state *in = &sa->init;
+	uint8_t want[KEEL_PRF_MAX_OUT_LEN];
+	ptrdiff_t n = keel_auth_psk(ike->alg.prf, key, in->msg2, in->msg2_len, in->nonce_i,
+	                            sizeof(in->nonce_i), ike->ks.keys.sk_pr, idr, idr_len, want,
+	                            sizeof(want));
+	bool ok = n > 0 && a->method == KEEL_V2_AUTH_PSK && (size_t)n == a->data.len &&
+	          CRYPTO_memcmp(want, a->data.p, (size_t)n) == 0;
+	OPENSSL_cleanse(want, sizeof(want));
+	return ok;
+}
+
+static bool verify_psk(struct keel_sa *sa, const struct keel_v2_raw_payload *idr_raw,
+                       const struct keel_v2_id *idr, const struct keel_v2_auth *a)
+{
+	char text[256];
+	keel_escape(idr->data.p, idr->data.len, text, sizeof(text));
+	if (sa->cfg.remote_id.type != KEEL_ID_NONE && !id_matches(&sa->cfg.remote_id, idr)) {
 		char want[256];
 		keel_id_to_text(&sa->cfg.remote_id, want, sizeof(want));
 		keel_sa_fail_delete(sa, KEEL_REASON_PEER_ID,
 		                    "the gateway identified itself as \"%s\", expected \"%s\"",
 		                    text, want);
-		goto out;
+		return false;
 	}
-	keel_rx_find(sa, KEEL_V2_PAYLOAD_AUTH, &sa->pl_rx);
-	struct keel_v2_auth a = sa->pl_rx.u.auth;
-	if (a.method != KEEL_V2_AUTH_PSK) {
+	if (a->method != KEEL_V2_AUTH_PSK) {
 		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
 		                    "the gateway authenticated with %s; this profile expects a "
 		                    "pre-shared key",
-		                    keel_v2_auth_method_name(a.method));
+		                    keel_v2_auth_method_name(a->method));
+		return false;
+	}
+	if (!shared_auth_ok(sa, sa->psk, idr_raw->body.p, idr_raw->body.len, a)) {
+		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
+		                    "the gateway's PSK proof did not match (wrong PSK?)");
+		return false;
+	}
+	keel_log(sa, KEEL_LOG_INFO, "authenticated the gateway \"%s\" (%s) with the pre-shared key",
+	         text, keel_v2_id_type_name(idr->type));
+	return true;
+}
+
+static void fail_cert(struct keel_sa *sa, const struct keel_x509_verdict *v)
+{
+	enum keel_reason reason = keel_cert_reason(v->result);
+	switch (v->result) {
+	case KEEL_X509_IDENTITY_MISMATCH:
+		keel_sa_fail_delete(
+		    sa, reason,
+		    "the gateway's certificate does not name the expected identity: "
+		    "expected %s, the certificate names %s",
+		    v->expected_id, v->presented_ids);
+		return;
+	case KEEL_X509_EXPIRED:
+	case KEEL_X509_NOT_YET_VALID:
+		keel_sa_fail_delete(sa, reason, "%s %s (%s): %s; check the clock",
+		                    v->depth > 0 ? "a CA certificate of the gateway's chain"
+		                                 : "the gateway's certificate",
+		                    v->result == KEEL_X509_EXPIRED ? "has expired"
+		                                                   : "is not yet valid",
+		                    v->subject, v->detail);
+		return;
+	case KEEL_X509_UNKNOWN_CA:
+		keel_sa_fail_delete(
+		    sa, reason,
+		    "the gateway's certificate is not trusted: it does not chain to a "
+		    "CA this profile trusts (unknown CA; %s: %s)",
+		    v->subject, v->detail);
+		return;
+	case KEEL_X509_BAD_KEY_USAGE:
+		keel_sa_fail_delete(sa, reason, "the gateway's certificate is not for IKE: %s (%s)",
+		                    v->detail, v->subject);
+		return;
+	case KEEL_X509_NO_CERT:
+		keel_sa_fail_delete(sa, reason, "the gateway sent no certificate");
+		return;
+	case KEEL_X509_VERIFIED:
+	case KEEL_X509_BAD_SIGNATURE:
+	case KEEL_X509_REVOKED:
+	case KEEL_X509_REVOCATION_UNKNOWN:
+	case KEEL_X509_CHAIN_INVALID:
+		break;
+	}
+	keel_sa_fail_delete(sa, reason, "the gateway's certificate is not trusted: %s (%s: %s)",
+	                    keel_x509_result_text(v->result), v->subject, v->detail);
+}
+
+/*
+ * The gateway's certificate chain (RFC 7296 §3.6: the first CERT holds the
+ * key that signed AUTH; the others help build the path) and its signature
+ * (§2.15, RFC 7427). Fails the SA and returns false on any problem.
+ */
+static bool verify_cert(struct keel_sa *sa, const struct keel_v2_raw_payload *idr_raw,
+                        const struct keel_v2_id *idr, const struct keel_v2_auth *a)
+{
+	struct ike_sa *ike = sa->ike;
+	struct init_state *in = &sa->init;
+	struct keel_certs *certs = NULL;
+	struct keel_pubkey *key = NULL;
+	struct keel_x509_verdict v;
+	uint8_t maced[KEEL_PRF_MAX_OUT_LEN];
+	char peer[256];
+	bool ok = false;
+	int rc;
+
+	id_text(idr->type, idr->data.p, idr->data.len, peer, sizeof(peer));
+	if (a->method == KEEL_V2_AUTH_PSK) {
+		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
+		                    "the gateway authenticated with a pre-shared key; this profile "
+		                    "expects its certificate");
 		goto out;
 	}
-	/* RFC 7296 §2.15: the responder signs its IKE_SA_INIT response, Ni and prf(SK_pr, IDr') */
-	ptrdiff_t n = keel_auth_psk(ike->alg.prf, sa->psk, in->msg2, in->msg2_len, in->nonce_i,
-	                            sizeof(in->nonce_i), ike->ks.keys.sk_pr, idr_raw->body.p,
-	                            idr_raw->body.len, auth, sizeof(auth));
+	if (!sa->creds.trust) {
+		keel_sa_fail_delete(sa, KEEL_REASON_CERT_UNTRUSTED,
+		                    "the gateway proves itself with a certificate, but no CA is "
+		                    "configured to verify it");
+		goto out;
+	}
+	certs = keel_certs_new();
+	if (!certs) {
+		keel_sa_fail(sa, KEEL_REASON_INTERNAL, "out of memory");
+		goto out;
+	}
+	const struct keel_v2_raw_payload *raw = NULL;
+	while ((raw = keel_v2_chain_find(sa->rx.c, KEEL_V2_PAYLOAD_CERT, raw)) != NULL) {
+		if (keel_v2_payload_decode(raw, &sa->pl_rx) < 0)
+			continue;
+		const struct keel_v2_cert *c = &sa->pl_rx.u.cert;
+		rc = keel_certs_add_payload(certs, c->encoding, c->data.p, (ptrdiff_t)c->data.len);
+		if (rc == KEEL_ERR_NOMEM) {
+			keel_sa_fail(sa, KEEL_REASON_INTERNAL, "out of memory");
+			goto out;
+		}
+		if (rc < 0)
+			keel_log(sa, KEEL_LOG_WARN,
+			         "ignoring a certificate of the gateway (%s): %s",
+			         keel_v2_cert_encoding_name(c->encoding), keel_strerror(rc));
+	}
+	if (keel_certs_count(certs) == 0) {
+		keel_sa_fail_delete(sa, KEEL_REASON_CERT_UNTRUSTED,
+		                    "the gateway (%s) sent no certificate Keel can use", peer);
+		goto out;
+	}
+	/* the identity the certificate must name: the one we expect, else the one it claims */
+	struct keel_x509_id want = {
+	    .type = idr->type, .data = idr->data.p, .len = (ptrdiff_t)idr->data.len};
+	if (sa->cfg.remote_id.type != KEEL_ID_NONE)
+		want = (struct keel_x509_id){.type = (uint8_t)sa->cfg.remote_id.type,
+		                             .data = sa->cfg.remote_id.data,
+		                             .len = sa->cfg.remote_id.len};
+	rc = keel_x509_verify(sa->creds.trust, certs, &want, sa->cfg.now_wall_s, &v, &key);
+	if (rc == KEEL_ERR_AUTH) {
+		fail_cert(sa, &v);
+		goto out;
+	}
+	if (rc < 0) {
+		keel_sa_fail_delete(
+		    sa, rc == KEEL_ERR_UNSUPPORTED ? KEEL_REASON_PEER_AUTH : KEEL_REASON_INTERNAL,
+		    "cannot verify the gateway's certificate (%s): %s", v.subject,
+		    rc == KEEL_ERR_UNSUPPORTED ? "a key type Keel cannot use" : keel_strerror(rc));
+		goto out;
+	}
+	/* an IDr other than the expected one must be named by the certificate too */
+	if (sa->cfg.remote_id.type != KEEL_ID_NONE && !id_matches(&sa->cfg.remote_id, idr)) {
+		struct keel_x509_id claimed = {
+		    .type = idr->type, .data = idr->data.p, .len = (ptrdiff_t)idr->data.len};
+		if (keel_x509_match_id(certs, 0, &claimed) < 0) {
+			char names[KEEL_X509_TEXT_LEN];
+			keel_certs_describe(certs, 0, names, sizeof(names));
+			keel_sa_fail_delete(
+			    sa, KEEL_REASON_CERT_ID,
+			    "the gateway identified itself as %s, which its certificate "
+			    "does not name: expected %s, the certificate names %s",
+			    peer, v.expected_id[0] ? v.expected_id : "?", names);
+			goto out;
+		}
+	}
+
+	/* RFC 7296 §2.15: RealMessage2 | NonceIData | prf(SK_pr, IDr') */
+	ptrdiff_t n = keel_auth_maced_id(ike->alg.prf, ike->ks.keys.sk_pr, idr_raw->body.p,
+	                                 idr_raw->body.len, maced, sizeof(maced));
 	if (n < 0) {
 		keel_sa_fail(sa, KEEL_REASON_INTERNAL, "cannot compute AUTH (%s)",
 		             keel_strerror((int)n));
 		goto out;
 	}
-	if ((size_t)n != a.data.len || CRYPTO_memcmp(auth, a.data.p, (size_t)n) != 0) {
-		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
-		                    "the gateway's PSK proof did not match (wrong PSK?)");
+	struct keel_iov octets[3] = {
+	    {.data = in->msg2, .len = (ptrdiff_t)in->msg2_len},
+	    {.data = in->nonce_i, .len = (ptrdiff_t)sizeof(in->nonce_i)},
+	    {.data = maced, .len = n},
+	};
+	/* RFC 8247 §3.2: SHA-1 only from a gateway that announced no RFC 7427 hashes */
+	enum keel_sig_scheme scheme = 0;
+	rc = keel_sig_auth_verify(key, a->method, a->data.p, (ptrdiff_t)a->data.len, octets, 3,
+	                          sa->peer_hashes_sent ? 0 : KEEL_SIG_ALLOW_SHA1, &scheme);
+	if (rc < 0) {
+		keel_sa_fail_delete(
+		    sa, KEEL_REASON_PEER_AUTH,
+		    rc == KEEL_ERR_UNSUPPORTED
+		        ? "the gateway signed with %s in a form Keel does not support"
+		        : "the gateway's signature (%s) did not verify with the key "
+		          "of its certificate",
+		    keel_v2_auth_method_name(a->method));
 		goto out;
 	}
-	keel_log(sa, KEEL_LOG_INFO, "authenticated the gateway \"%s\" (%s) with the pre-shared key",
-	         text, keel_v2_id_type_name(idr.type));
-	/* the PSK did its work */
-	keel_secret_free(sa->psk);
-	sa->psk = NULL;
+	keel_log(sa, KEEL_LOG_INFO,
+	         "authenticated the gateway %s with its certificate (%s), %s signature%s", peer,
+	         v.subject, keel_sig_scheme_name(scheme),
+	         v.revocation_checked ? "" : "; revocation not checked");
+	ok = true;
+out:
+	OPENSSL_cleanse(maced, sizeof(maced));
+	keel_pubkey_free(key);
+	keel_certs_free(certs);
+	return ok;
+}
 
+/* ---- EAP (RFC 7296 §2.16) ---- */
+
+static const char *eap_method_name(uint8_t type)
+{
+	switch (type) {
+	case KEEL_EAP_TYPE_MSCHAPV2:
+		return "EAP-MSCHAPv2";
+	case KEEL_EAP_TYPE_MD5:
+		return "EAP-MD5";
+	case KEEL_EAP_TYPE_GTC:
+		return "EAP-GTC";
+	case KEEL_EAP_TYPE_IDENTITY:
+		return "EAP-Identity";
+	case 0:
+		return "EAP";
+	default:
+		return "an unknown EAP method";
+	}
+}
+
+static void methods_text(unsigned m, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s%s%s%s%s", m & KEEL_EAP_METHOD_MSCHAPV2 ? "MSCHAPv2" : "",
+	         (m & KEEL_EAP_METHOD_MSCHAPV2) && (m & ~KEEL_EAP_METHOD_MSCHAPV2) ? ", " : "",
+	         m & KEEL_EAP_METHOD_GTC ? "GTC" : "",
+	         (m & KEEL_EAP_METHOD_GTC) && (m & KEEL_EAP_METHOD_MD5) ? ", " : "",
+	         m & KEEL_EAP_METHOD_MD5 ? "MD5" : "");
+}
+
+static void eap_failed(struct keel_sa *sa)
+{
+	struct keel_eap *e = sa->auth.eap;
+	const char *method = eap_method_name(keel_eap_method(e));
+	const char *msg = keel_eap_message(e);
+	char detail[320] = "";
+	int code = keel_eap_mschapv2_error(e);
+	if (code > 0 && msg[0])
+		snprintf(detail, sizeof(detail), " (%s, E=%d: \"%s\")", method, code, msg);
+	else if (code > 0)
+		snprintf(detail, sizeof(detail), " (%s, E=%d)", method, code);
+	else if (msg[0])
+		snprintf(detail, sizeof(detail), " (%s: \"%s\")", method, msg);
+	else
+		snprintf(detail, sizeof(detail), " (%s)", method);
+	char allowed[64];
+	methods_text(sa->auth.eap_only ? KEEL_EAP_METHOD_MSCHAPV2 : sa->creds.eap_methods, allowed,
+	             sizeof(allowed));
+
+	enum keel_eap_result r = keel_eap_result(e);
+	switch (r) {
+	case KEEL_EAP_RESULT_CREDENTIALS_REFUSED:
+		keel_sa_fail(sa, KEEL_REASON_EAP_REFUSED,
+		             "the gateway refused the user name or password%s", detail);
+		return;
+	case KEEL_EAP_RESULT_RESTRICTED_HOURS:
+	case KEEL_EAP_RESULT_ACCOUNT_DISABLED:
+	case KEEL_EAP_RESULT_PASSWORD_EXPIRED:
+	case KEEL_EAP_RESULT_NO_DIALIN:
+		keel_sa_fail(sa, KEEL_REASON_AUTH_REFUSED, "the gateway refused the login: %s%s",
+		             keel_eap_result_text(r), detail);
+		return;
+	case KEEL_EAP_RESULT_NO_COMMON_METHOD:
+		keel_sa_fail(sa, KEEL_REASON_EAP_METHOD,
+		             "the gateway asked for %s, which this profile does not allow, and "
+		             "offered nothing else (allowed: %s%s)",
+		             eap_method_name(sa->auth.asked), allowed,
+		             sa->auth.eap_only ? "; EAP-only needs EAP-MSCHAPv2" : "");
+		return;
+	case KEEL_EAP_RESULT_SERVER_NOT_AUTHENTICATED:
+		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
+		                    "the gateway did not prove that it knows the password (wrong "
+		                    "EAP-MSCHAPv2 authenticator response)");
+		return;
+	case KEEL_EAP_RESULT_EARLY_SUCCESS:
+		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
+		                    "the gateway ended EAP with success before %s was done",
+		                    method);
+		return;
+	case KEEL_EAP_RESULT_NONE:
+	case KEEL_EAP_RESULT_OK:
+	case KEEL_EAP_RESULT_FAILURE:
+		break;
+	}
+	keel_sa_fail(sa, KEEL_REASON_AUTH_REFUSED, "EAP authentication failed%s", detail);
+}
+
+/* Our AUTH once EAP succeeded: the MSK, or SK_pi, as the shared key (RFC 7296 §2.16). */
+static int send_final_auth(struct keel_sa *sa)
+{
+	struct ike_sa *ike = sa->ike;
+	struct init_state *in = &sa->init;
+	const struct keel_secret *msk = keel_eap_msk(sa->auth.eap);
+	uint8_t auth[KEEL_PRF_MAX_OUT_LEN];
+	struct msg_wr mw;
+	int rc;
+
+	ptrdiff_t n = keel_auth_psk(ike->alg.prf, msk ? msk : ike->ks.keys.sk_pi, in->msg1,
+	                            in->msg1_len, in->nonce_r, in->nonce_r_len, ike->ks.keys.sk_pi,
+	                            in->idi_body, in->idi_len, auth, sizeof(auth));
+	if (n < 0)
+		return (int)n;
+	next_request(sa, &mw);
+	sa->pl.u.auth.method = KEEL_V2_AUTH_PSK;
+	sa->pl.u.auth.data = (struct keel_v2_bytes){.p = auth, .len = (size_t)n};
+	add_pl(&mw, KEEL_V2_PAYLOAD_AUTH);
+	rc = send_request(sa, &mw);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	if (rc == 0)
+		sa->auth.stage = AUTH_FINAL;
+	return rc;
+}
+
+static int send_eap(struct keel_sa *sa, const uint8_t *msg, size_t len)
+{
+	struct msg_wr mw;
+	next_request(sa, &mw);
+	/* our Response as it is: header fields, then everything after them */
+	struct keel_v2_eap *e = &sa->pl.u.eap;
+	memset(e, 0, sizeof(*e));
+	e->code = msg[0];
+	e->identifier = msg[1];
+	e->has_type = false;
+	e->data = (struct keel_v2_bytes){.p = msg + 4, .len = len - 4};
+	add_pl(&mw, KEEL_V2_PAYLOAD_EAP);
+	int rc = send_request(sa, &mw);
+	if (rc == 0)
+		sa->auth.stage = AUTH_EAP;
+	return rc;
+}
+
+/* One EAP message from the gateway (RFC 7296 §2.16): answer it, or finish. */
+static void eap_step(struct keel_sa *sa, const struct keel_v2_eap *in)
+{
+	uint8_t out[EAP_MSG_MAX];
+	int rc;
+
+	if (!sa->auth.eap) {
+		struct keel_eap_config ec = {
+		    .identity = sa->creds.eap_identity,
+		    .identity_len = (ptrdiff_t)sa->creds.eap_identity_len,
+		    .password = sa->creds.eap_password,
+		    /* RFC 5998 §4: without the gateway's certificate only a method that
+		     * proves the gateway and makes keys will do */
+		    .methods = sa->auth.eap_only ? KEEL_EAP_METHOD_MSCHAPV2 : sa->creds.eap_methods,
+		};
+		rc = keel_eap_new(&ec, sa->env, &sa->auth.eap);
+		if (rc < 0) {
+			keel_sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot start EAP: %s",
+			                    keel_strerror(rc));
+			return;
+		}
+	}
+	if (++sa->auth.eap_rounds > KEEL_MAX_EAP_ROUNDS) {
+		keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL,
+		                    "the gateway does not end the EAP conversation");
+		return;
+	}
+	/* which method the gateway asks for, for the message if we cannot do it */
+	if (in->code == KEEL_V2_EAP_REQUEST && in->has_type && in->type != KEEL_EAP_TYPE_IDENTITY &&
+	    in->type != KEEL_EAP_TYPE_NOTIFICATION)
+		sa->auth.asked = in->type;
+	ptrdiff_t n =
+	    keel_eap_process(sa->auth.eap, in->msg.p, (ptrdiff_t)in->msg.len, out, sizeof(out));
+	if (n < 0 && n != KEEL_ERR_AUTH) {
+		keel_sa_fail_delete(
+		    sa, n == KEEL_ERR_MALFORMED ? KEEL_REASON_PROTOCOL : KEEL_REASON_INTERNAL,
+		    "the gateway's EAP message cannot be answered (%s)", keel_strerror((int)n));
+		goto out;
+	}
+	switch (keel_eap_status(sa->auth.eap)) {
+	case KEEL_EAP_CONTINUE:
+		if (n < 4) {
+			keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL,
+			                    "the gateway's EAP message leaves nothing to answer");
+			goto out;
+		}
+		keel_log(sa, KEEL_LOG_DEBUG, "EAP: answering the gateway's %s request",
+		         in->has_type ? eap_method_name(in->type) : "EAP");
+		rc = send_eap(sa, out, (size_t)n);
+		break;
+	case KEEL_EAP_SUCCESS:
+		if (sa->auth.eap_only && !keel_eap_msk(sa->auth.eap)) {
+			keel_sa_fail_delete(
+			    sa, KEEL_REASON_PEER_AUTH,
+			    "with EAP-only the gateway must prove itself with a method "
+			    "that makes keys; %s does not",
+			    eap_method_name(keel_eap_method(sa->auth.eap)));
+			goto out;
+		}
+		keel_log(sa, KEEL_LOG_INFO, "%s succeeded%s",
+		         eap_method_name(keel_eap_method(sa->auth.eap)),
+		         keel_eap_msk(sa->auth.eap) ? "; its key confirms the AUTH payloads" : "");
+		rc = send_final_auth(sa);
+		break;
+	case KEEL_EAP_FAILURE:
+		eap_failed(sa);
+		goto out;
+	}
+	if (rc < 0 && !sa->finished)
+		keel_sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot send IKE_AUTH (%s)",
+		                    keel_strerror(rc));
+out:
+	OPENSSL_cleanse(out, sizeof(out));
+}
+
+/* ---- the answers ---- */
+
+/* The IKE SA is up; the first CHILD SA and the network configuration follow. */
+static void establish(struct keel_sa *sa, uint16_t err)
+{
+	struct init_state *in = &sa->init;
+	struct ike_sa *ike = sa->ike;
+	struct keel_child_keys keys;
+	int rc;
+
+	memset(&keys, 0, sizeof(keys));
+	auth_done(sa);
 	/* the IKE SA is up; a refused CHILD SA ends the connection (see keel/ike.h) */
 	if (err) {
 		enum keel_reason reason;
@@ -442,5 +1006,172 @@ void keel_task_ike_auth_process(struct keel_sa *sa)
 	keel_sa_set_state(sa, KEEL_STATE_ESTABLISHED, KEEL_REASON_NONE, "connected%s%s", vip, dns);
 out:
 	keel_child_keys_clear(&keys);
-	OPENSSL_cleanse(auth, sizeof(auth));
+}
+
+static const char *refused_text(const struct keel_sa *sa)
+{
+	switch (sa->cfg.auth) {
+	case KEEL_AUTH_PSK:
+		break;
+	case KEEL_AUTH_CERT:
+		return "the gateway refused our certificate or identity (AUTHENTICATION_FAILED)";
+	case KEEL_AUTH_EAP:
+		return "the gateway refused our identity or EAP authentication "
+		       "(AUTHENTICATION_FAILED)";
+	}
+	return "the gateway refused our PSK or identity (AUTHENTICATION_FAILED)";
+}
+
+/* The answer to our first IKE_AUTH request: the gateway's identity and proof. */
+static void process_first(struct keel_sa *sa)
+{
+	uint16_t err = keel_rx_error(sa);
+	if (err == KEEL_V2_N_AUTHENTICATION_FAILED) {
+		keel_sa_fail(sa, KEEL_REASON_AUTH_REFUSED, "%s", refused_text(sa));
+		return;
+	}
+	bool eap = sa->cfg.auth == KEEL_AUTH_EAP;
+	bool has_auth = keel_rx_find(sa, KEEL_V2_PAYLOAD_AUTH, NULL) != NULL;
+	/* RFC 5998 §3: a gateway that takes EAP-only sends no AUTH now */
+	bool eap_only = eap && sa->cfg.eap_only && !has_auth &&
+	                keel_rx_find(sa, KEEL_V2_PAYLOAD_EAP, NULL) != NULL;
+	const struct keel_v2_raw_payload *idr_raw =
+	    keel_rx_find(sa, KEEL_V2_PAYLOAD_IDR, &sa->pl_rx);
+	if (!idr_raw || (!has_auth && !eap_only)) {
+		if (err)
+			keel_sa_fail(sa, KEEL_REASON_PEER_ERROR,
+			             "the gateway refused the connection (%s)",
+			             keel_v2_notify_name(err));
+		else if (idr_raw && eap)
+			keel_sa_fail_delete(
+			    sa, KEEL_REASON_PEER_AUTH,
+			    "the gateway did not authenticate itself (no AUTH before "
+			    "EAP)");
+		else
+			keel_sa_fail(sa, KEEL_REASON_PROTOCOL,
+			             "the gateway's IKE_AUTH answer lacks its identity or AUTH");
+		return;
+	}
+	struct keel_v2_id idr = sa->pl_rx.u.id;
+	if (idr_raw->body.len > sizeof(sa->auth.idr_body)) {
+		keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL, "the gateway's identity is too long");
+		return;
+	}
+	memcpy(sa->auth.idr_body, idr_raw->body.p, idr_raw->body.len);
+	sa->auth.idr_len = idr_raw->body.len;
+	id_text(idr.type, idr.data.p, idr.data.len, sa->auth.peer, sizeof(sa->auth.peer));
+
+	if (eap_only) {
+		if (sa->cfg.remote_id.type != KEEL_ID_NONE &&
+		    !id_matches(&sa->cfg.remote_id, &idr)) {
+			char want[256];
+			id_text((uint8_t)sa->cfg.remote_id.type, sa->cfg.remote_id.data,
+			        sa->cfg.remote_id.len, want, sizeof(want));
+			keel_sa_fail_delete(sa, KEEL_REASON_PEER_ID,
+			                    "the gateway identified itself as %s, expected %s",
+			                    sa->auth.peer, want);
+			return;
+		}
+		sa->auth.eap_only = true;
+		keel_log(sa, KEEL_LOG_INFO,
+		         "the gateway %s takes EAP-only authentication (RFC 5998): it must prove "
+		         "itself with EAP-MSCHAPv2",
+		         sa->auth.peer);
+	} else {
+		keel_rx_find(sa, KEEL_V2_PAYLOAD_AUTH, &sa->pl_rx);
+		struct keel_v2_auth a = sa->pl_rx.u.auth;
+		bool ok = sa->cfg.auth == KEEL_AUTH_PSK ? verify_psk(sa, idr_raw, &idr, &a)
+		                                        : verify_cert(sa, idr_raw, &idr, &a);
+		if (!ok)
+			return;
+	}
+	if (!eap) {
+		establish(sa, err);
+		return;
+	}
+	if (!keel_rx_find(sa, KEEL_V2_PAYLOAD_EAP, &sa->pl_rx)) {
+		if (err)
+			keel_sa_fail_delete(sa, KEEL_REASON_PEER_ERROR,
+			                    "the gateway refused the connection (%s)",
+			                    keel_v2_notify_name(err));
+		else
+			keel_sa_fail_delete(
+			    sa, KEEL_REASON_PROTOCOL,
+			    "the gateway did not start EAP (no EAP payload); does it "
+			    "expect a certificate?");
+		return;
+	}
+	struct keel_v2_eap e = sa->pl_rx.u.eap;
+	eap_step(sa, &e);
+}
+
+static void process_eap(struct keel_sa *sa)
+{
+	uint16_t err = keel_rx_error(sa);
+	if (keel_rx_find(sa, KEEL_V2_PAYLOAD_EAP, &sa->pl_rx)) {
+		struct keel_v2_eap e = sa->pl_rx.u.eap;
+		eap_step(sa, &e);
+		return;
+	}
+	if (err == KEEL_V2_N_AUTHENTICATION_FAILED)
+		keel_sa_fail(sa, KEEL_REASON_AUTH_REFUSED,
+		             "the gateway ended the EAP authentication (AUTHENTICATION_FAILED)");
+	else if (err)
+		keel_sa_fail(sa, KEEL_REASON_PEER_ERROR,
+		             "the gateway ended the EAP authentication (%s)",
+		             keel_v2_notify_name(err));
+	else
+		keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL,
+		                    "the gateway's answer during EAP carries no EAP message");
+}
+
+/* The answer to our AUTH after EAP: the gateway's AUTH from the same key, and the tunnel. */
+static void process_final(struct keel_sa *sa)
+{
+	struct ike_sa *ike = sa->ike;
+	uint16_t err = keel_rx_error(sa);
+	if (err == KEEL_V2_N_AUTHENTICATION_FAILED) {
+		keel_sa_fail(sa, KEEL_REASON_AUTH_REFUSED,
+		             "the gateway refused our AUTH after EAP (AUTHENTICATION_FAILED)");
+		return;
+	}
+	if (!keel_rx_find(sa, KEEL_V2_PAYLOAD_AUTH, &sa->pl_rx)) {
+		if (err)
+			keel_sa_fail_delete(sa, KEEL_REASON_PEER_ERROR,
+			                    "the gateway refused the connection (%s)",
+			                    keel_v2_notify_name(err));
+		else
+			keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL,
+			                    "the gateway's last IKE_AUTH answer lacks AUTH");
+		return;
+	}
+	struct keel_v2_auth a = sa->pl_rx.u.auth;
+	const struct keel_secret *msk = keel_eap_msk(sa->auth.eap);
+	/* RFC 7296 §2.16: the responder's AUTH with the MSK, or SK_pr, as the shared key */
+	if (!shared_auth_ok(sa, msk ? msk : ike->ks.keys.sk_pr, sa->auth.idr_body, sa->auth.idr_len,
+	                    &a)) {
+		keel_sa_fail_delete(sa, KEEL_REASON_PEER_AUTH,
+		                    "the gateway's AUTH after EAP did not match%s",
+		                    msk ? " (it does not hold the EAP key)" : "");
+		return;
+	}
+	if (sa->auth.eap_only)
+		keel_log(sa, KEEL_LOG_INFO, "authenticated the gateway %s through %s",
+		         sa->auth.peer, eap_method_name(keel_eap_method(sa->auth.eap)));
+	establish(sa, err);
+}
+
+void keel_task_ike_auth_process(struct keel_sa *sa)
+{
+	switch (sa->auth.stage) {
+	case AUTH_FIRST:
+		process_first(sa);
+		return;
+	case AUTH_EAP:
+		process_eap(sa);
+		return;
+	case AUTH_FINAL:
+		process_final(sa);
+		return;
+	}
 }

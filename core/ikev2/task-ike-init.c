@@ -88,6 +88,18 @@ static int send_init(struct keel_sa *sa)
 		return rc;
 	keel_add_notify(&mw, 0, NULL, 0, KEEL_V2_N_NAT_DETECTION_DESTINATION_IP, hash,
 	                sizeof(hash));
+	/* RFC 7383 §2.3: we can send and take fragments */
+	if (sa->cfg.fragmentation)
+		keel_add_notify(&mw, 0, NULL, 0, KEEL_V2_N_IKEV2_FRAGMENTATION_SUPPORTED, NULL, 0);
+	/* RFC 7427 §4: the hashes we verify signatures with, when a signature is to come */
+	if (sa->cfg.auth != KEEL_AUTH_PSK) {
+		uint8_t hashes[16];
+		ptrdiff_t n = keel_sig_hashes_build(hashes, sizeof(hashes));
+		if (n < 0)
+			return (int)n;
+		keel_add_notify(&mw, 0, NULL, 0, KEEL_V2_N_SIGNATURE_HASH_ALGORITHMS, hashes,
+		                (size_t)n);
+	}
 	rc = keel_msg_end(sa, &mw, &msg, &len);
 	if (rc < 0)
 		return rc;
@@ -200,6 +212,51 @@ static void detect_nat(struct keel_sa *sa)
 		/* RFC 7296 §2.23: from now on we send from and to the NAT-T ports */
 		sa->natt = true;
 	}
+}
+
+/*
+ * What the gateway's IKE_SA_INIT answer says about the extensions: RFC 7383
+ * fragmentation, its RFC 7427 signature hashes, and the CAs it trusts
+ * (CERTREQ, RFC 7296 §3.7; only X.509 hashes are of use to us).
+ */
+static int read_extensions(struct keel_sa *sa)
+{
+	struct init_state *in = &sa->init;
+	struct keel_v2_notify n;
+	sa->frag_ok = sa->cfg.fragmentation &&
+	              keel_rx_notify(sa, KEEL_V2_N_IKEV2_FRAGMENTATION_SUPPORTED, NULL);
+	if (sa->frag_ok)
+		keel_log(sa, KEEL_LOG_DEBUG, "IKE fragmentation negotiated");
+	sa->peer_hashes = 0;
+	sa->peer_hashes_sent = false;
+	if (keel_rx_notify(sa, KEEL_V2_N_SIGNATURE_HASH_ALGORITHMS, &n) &&
+	    keel_sig_hashes_parse(n.data.p, (ptrdiff_t)n.data.len, &sa->peer_hashes) == 0)
+		sa->peer_hashes_sent = true;
+
+	free(in->certreq);
+	in->certreq = NULL;
+	in->certreq_len = 0;
+	const struct keel_v2_raw_payload *raw = NULL;
+	while ((raw = keel_v2_chain_find(sa->rx.c, KEEL_V2_PAYLOAD_CERTREQ, raw)) != NULL) {
+		if (keel_v2_payload_decode(raw, &sa->pl_rx) < 0 ||
+		    sa->pl_rx.u.cert.encoding != KEEL_V2_CERT_X509_SIGNATURE)
+			continue;
+		const struct keel_v2_bytes *d = &sa->pl_rx.u.cert.data;
+		size_t room = KEEL_CERTREQ_MAX - in->certreq_len;
+		size_t take = d->len <= room ? d->len : room - room % 20;
+		if (take == 0)
+			continue;
+		uint8_t *p = realloc(in->certreq, in->certreq_len + take);
+		if (!p)
+			return KEEL_ERR_NOMEM;
+		memcpy(p + in->certreq_len, d->p, take);
+		in->certreq = p;
+		in->certreq_len += take;
+	}
+	if (in->certreq_len)
+		keel_log(sa, KEEL_LOG_DEBUG, "the gateway asks for certificates of %zu CAs",
+		         in->certreq_len / 20);
+	return 0;
 }
 
 void keel_task_ike_init_process(struct keel_sa *sa)
@@ -330,6 +387,10 @@ void keel_task_ike_init_process(struct keel_sa *sa)
 	ike->next_req_id = 1;
 	ike->peer_req_id = 0;
 	detect_nat(sa);
+	if ((rc = read_extensions(sa)) < 0) {
+		keel_sa_fail(sa, KEEL_REASON_INTERNAL, "out of memory");
+		goto out;
+	}
 
 	free(in->msg2);
 	in->msg2 = malloc(sa->rx.outer.raw.len);

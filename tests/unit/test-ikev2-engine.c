@@ -1028,8 +1028,8 @@ static void test_api(void)
 	c.ike_version = 1;
 	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_UNSUPPORTED);
 	c = h->cfg;
-	c.auth = KEEL_AUTH_CERT;
-	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_UNSUPPORTED);
+	c.auth = KEEL_AUTH_CERT; /* without certificate and key */
+	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_INVAL);
 	c = h->cfg;
 	c.remote.family = KEEL_AF_INET6;
 	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_INVAL);

@@ -5,9 +5,10 @@
  *
  * A struct keel_config is a plain value. Fill it with keel_config_init()
  * (every default below), change what the profile says, and hand it to
- * keel_sa_new(), which copies everything it keeps (including the PSK, which it
- * wipes once it no longer needs it). The config and the secret it points to
- * are borrowed for that call only.
+ * keel_sa_new(), which copies everything it keeps (including the PSK, the
+ * private key and the EAP password, which it wipes once it no longer needs
+ * them). The config and everything it points to are borrowed for that call
+ * only.
  *
  * The text helpers at the end turn profile strings (identities, traffic
  * selectors, strongSwan-syntax proposals) into these structs, so that every
@@ -103,11 +104,27 @@ enum keel_proposal_kind {
 	KEEL_PROPOSAL_ESP,
 };
 
+/*
+ * How we authenticate. The gateway always proves itself: with the PSK under
+ * KEEL_AUTH_PSK, with its certificate under KEEL_AUTH_CERT and KEEL_AUTH_EAP
+ * (or, under EAP with eap_only, with a mutually authenticating EAP method).
+ */
 enum keel_auth_method {
 	KEEL_AUTH_PSK = 1, /* RFC 7296 §2.15 shared key */
-	KEEL_AUTH_CERT,    /* not yet implemented: keel_sa_new() says KEEL_ERR_UNSUPPORTED */
-	KEEL_AUTH_EAP,     /* not yet implemented */
+	KEEL_AUTH_CERT,    /* our certificate and private key: signatures (RFC 7427) */
+	KEEL_AUTH_EAP,     /* EAP with a user name and password (RFC 7296 §2.16) */
 };
+
+/* EAP methods the user allows (keel_config.eap_methods); the gateway picks one. */
+#define KEEL_EAP_METHOD_MSCHAPV2 (1u << 0) /* EAP-MSCHAPv2: proves the gateway too, makes keys */
+#define KEEL_EAP_METHOD_GTC      (1u << 1) /* EAP-GTC: the password in clear inside IKE */
+#define KEEL_EAP_METHOD_MD5      (1u << 2) /* EAP-MD5-Challenge */
+#define KEEL_EAP_METHODS_ALL     (KEEL_EAP_METHOD_MSCHAPV2 | KEEL_EAP_METHOD_GTC | KEEL_EAP_METHOD_MD5)
+
+/* The default keel_config.fragment_size (strongSwan's too). */
+#define KEEL_FRAGMENT_SIZE_DEFAULT 1280
+/* The smallest fragment_size accepted (RFC 791's 576-byte datagram every host takes). */
+#define KEEL_FRAGMENT_SIZE_MIN 576
 
 enum keel_log_level {
 	KEEL_LOG_ERROR = 0, /* this connection failed, and why */
@@ -146,16 +163,107 @@ struct keel_config {
 	uint16_t remote_natt_port;
 
 	/*
-	 * Identities. local_id NONE: our address as IPV4/IPV6_ADDR. remote_id
-	 * NONE: no IDr is sent and any gateway identity is accepted; otherwise
-	 * IDr is sent and the gateway must identify as exactly remote_id (the
-	 * profile default is the gateway as given, see keel_id_from_text()).
+	 * Identities. local_id NONE: our address as IPV4/IPV6_ADDR (with
+	 * KEEL_AUTH_CERT: our certificate's subject DN). remote_id NONE: no IDr
+	 * is sent and any gateway identity is accepted (a certificate must
+	 * still name the IDr the gateway sent); otherwise IDr is sent and the
+	 * gateway must identify as exactly remote_id, or, when it proves itself
+	 * with a certificate, present one naming remote_id (the profile default
+	 * is the gateway as given, see keel_id_from_text()).
 	 */
 	struct keel_id local_id;
 	struct keel_id remote_id;
 
 	enum keel_auth_method auth;
 	const struct keel_secret *psk; /* KEEL_AUTH_PSK; borrowed for keel_sa_new() */
+
+	/*
+	 * Certificates. Everything below is handed over as bytes (the core
+	 * reads no files): borrowed for keel_sa_new(), which parses what it
+	 * needs and keeps its own copies (key material wiped when no longer
+	 * needed, at the latest by keel_sa_free()).
+	 *
+	 * cert / cert_len (KEEL_AUTH_CERT): our certificate, then any
+	 * intermediate CA certificates to send with it: PEM text with one or
+	 * more CERTIFICATE blocks, or one DER certificate. May be NULL when key
+	 * is a PKCS#12 file, whose certificates are used then.
+	 * key (KEEL_AUTH_CERT): the contents of our private key file: PEM or
+	 * DER (PKCS#8, encrypted PKCS#8, traditional RSA or EC keys with or
+	 * without PEM encryption) or a PKCS#12 file (key and certificates).
+	 * RSA, ECDSA P-256/P-384/P-521, Ed25519 and Ed448 keys are used.
+	 * key_passphrase: unlocks an encrypted key or PKCS#12 file; NULL: none.
+	 * A missing or wrong passphrase makes keel_sa_new() fail with
+	 * KEEL_ERR_AUTH (and keel_config_check() say which).
+	 * rsa_pss: with an RSA key, sign with RSASSA-PSS rather than PKCS#1
+	 * v1.5 when the gateway takes RFC 7427 signatures (default false).
+	 */
+	const uint8_t *cert;
+	ptrdiff_t cert_len;
+	const struct keel_secret *key;
+	const struct keel_secret *key_passphrase;
+	bool rsa_pss;
+
+	/*
+	 * What the gateway's certificate (KEEL_AUTH_CERT, KEEL_AUTH_EAP) must
+	 * chain to: ca / ca_len, the profile's CA certificates (PEM with one or
+	 * more CERTIFICATE blocks, or one DER certificate; an intermediate CA
+	 * may be the anchor), and, with use_system_ca, the system's bundle that
+	 * the caller read into system_ca / system_ca_len (PEM). At least one is
+	 * required: Keel never accepts a gateway it cannot verify. With
+	 * use_system_ca remote_id is required too, since any server of any
+	 * public CA would match otherwise. Our CERTREQ names the profile's CAs
+	 * (RFC 7296 §3.7), not the system's.
+	 *
+	 * The gateway's certificate must be valid at now_wall_s (seconds since
+	 * the Unix epoch, UTC, read by the caller just before keel_sa_new();
+	 * the core has no clock; required with KEEL_AUTH_CERT and EAP),
+	 * have digitalSignature or nonRepudiation in keyUsage and serverAuth,
+	 * ipsecIKE or anyExtendedKeyUsage in extendedKeyUsage when present, and
+	 * name the expected identity: remote_id, or without one the IDr the
+	 * gateway sent, in its subjectAltName (DNS, IP, email) or else its
+	 * subject DN. When the gateway's IDr differs from remote_id, the
+	 * certificate must name both.
+	 */
+	const uint8_t *ca;
+	ptrdiff_t ca_len;
+	bool use_system_ca;
+	const uint8_t *system_ca;
+	ptrdiff_t system_ca_len;
+	int64_t now_wall_s;
+
+	/*
+	 * EAP (KEEL_AUTH_EAP, RFC 7296 §2.16). eap_identity: the EAP identity
+	 * (user name, may be DOMAIN\user), NUL-terminated UTF-8, at most 253
+	 * bytes; NULL: local_id as text. eap_password: required. Both borrowed
+	 * for keel_sa_new() and copied (the password into wiped memory).
+	 * eap_methods: KEEL_EAP_METHOD_* the user allows, 0: all; the gateway
+	 * proposes, a method not allowed is answered with a Nak listing the
+	 * allowed ones (MS-CHAPv2, GTC, MD5 in that order).
+	 * eap_only: offer EAP-only authentication (RFC 5998): if the gateway
+	 * takes it, it sends no certificate and proves itself through the EAP
+	 * method alone, so only EAP-MSCHAPv2 is then accepted and its MSK must
+	 * confirm both AUTH payloads. Default false (the gateway's certificate
+	 * is required). Needs KEEL_EAP_METHOD_MSCHAPV2 allowed; without trust
+	 * anchors, a gateway that does not take EAP-only fails. In EAP-only the
+	 * gateway's IDr must be exactly remote_id (when one is set).
+	 */
+	const char *eap_identity;
+	const struct keel_secret *eap_password;
+	unsigned eap_methods;
+	bool eap_only;
+
+	/*
+	 * IKE fragmentation (RFC 7383): announced in IKE_SA_INIT when
+	 * fragmentation is true (default); if the gateway announces it too,
+	 * every later message of ours whose datagram would exceed fragment_size
+	 * bytes (the whole IP packet: IP and UDP headers and the NAT-T marker
+	 * included) goes in encrypted fragments, so certificate chains get
+	 * through paths that drop IP fragments. Default KEEL_FRAGMENT_SIZE_DEFAULT
+	 * (1280); at least KEEL_FRAGMENT_SIZE_MIN. Fragmented messages from the
+	 * gateway are reassembled whatever this says.
+	 */
+	bool fragmentation;
+	uint16_t fragment_size;
 
 	/* Empty (n == 0): Keel's defaults, see keel_config_init(). First is preferred. */
 	size_t n_ike_proposals;
@@ -217,9 +325,22 @@ struct keel_config {
 /*
  * Fills c with every default: IKEv2, ports 500/4500, PSK auth (psk NULL: set
  * it), no identities, empty proposal and TS lists (Keel's defaults apply),
- * request_ip4 and request_dns, the timers above. Addresses are left UNSPEC.
+ * request_ip4 and request_dns, the timers above, fragmentation on with
+ * fragment_size 1280, every EAP method allowed. Addresses are left UNSPEC,
+ * credentials NULL.
  */
 void keel_config_init(struct keel_config *c);
+
+/*
+ * Checks cfg as keel_sa_new() does (for IKEv2), parsing the certificates,
+ * the private key and the trust anchors, without making an SA. Returns
+ * what keel_sa_new() would return (0 when it would succeed). On an error,
+ * why (cap bytes, may be NULL) gets one sentence for the user naming the
+ * setting and the problem ("the private key's passphrase is wrong", "the
+ * certificate does not belong to the private key"), never a secret; on
+ * success why is "". Errors as keel_sa_new() (keel/ike.h).
+ */
+int keel_config_check(const struct keel_config *cfg, char *why, size_t cap);
 
 /*
  * Keel's default proposals, strong only, as offered when the config lists none:

@@ -31,7 +31,11 @@
  * state and free returns KEEL_ERR_STATE; to reconnect, make a new SA.
  *
  * Order of outputs on connecting: DGRAMs and STATE (connecting, ike-sa-init,
- * authenticating), then CHILD_INSTALL, NETCFG, and STATE established. On a
+ * authenticating), then CHILD_INSTALL, NETCFG, and STATE established. With
+ * EAP, authenticating spans several IKE_AUTH exchanges (RFC 7296 §2.16).
+ * Once both sides announced IKE fragmentation (RFC 7383), a message too
+ * large for cfg.fragment_size goes out as several DGRAM outputs in a row,
+ * one per fragment, each a complete IKE message; send them all. On a
  * CHILD SA rekey: CHILD_INSTALL of the new pair, then later CHILD_REMOVE of
  * the old one. On the end: CHILD_REMOVE of every pair, then the final STATE.
  * LOG lines come in between at any time.
@@ -172,6 +176,18 @@ enum keel_reason {
 	KEEL_REASON_EXPIRED,         /* hard lifetime reached without a rekey */
 	KEEL_REASON_CONFIG,          /* the configuration cannot work */
 	KEEL_REASON_INTERNAL,        /* out of memory, crypto library failure */
+	/*
+	 * The gateway's certificate (the text names the certificate at fault,
+	 * and what was expected and presented):
+	 */
+	KEEL_REASON_CERT_UNTRUSTED, /* no chain to a trust anchor (unknown CA), a bad
+	                               signature or a broken chain, revoked, or none sent */
+	KEEL_REASON_CERT_EXPIRED,   /* expired or not yet valid at cfg.now_wall_s */
+	KEEL_REASON_CERT_ID,        /* it does not name the expected identity */
+	KEEL_REASON_CERT_KEY_USAGE, /* its key usage forbids IKE (e.g. a client certificate) */
+	/* EAP: */
+	KEEL_REASON_EAP_REFUSED, /* the gateway refused the user name or password */
+	KEEL_REASON_EAP_METHOD,  /* no EAP method in common with the gateway */
 };
 
 /* A static English name of a reason ("peer-delete", ...); never NULL. */
@@ -228,7 +244,10 @@ const char *keel_state_name(enum keel_state s);
 
 /*
  * text is a sentence for the user, e.g. "the gateway refused our PSK or
- * identity (AUTHENTICATION_FAILED)". Borrowed until the next call on this sa.
+ * identity (AUTHENTICATION_FAILED)", or for a certificate "the gateway's
+ * certificate does not name the expected identity: expected FQDN
+ * gw.example.org, the certificate names C=XX, O=Example, CN=other.example.org;
+ * DNS:other.example.org". Borrowed until the next call on this sa.
  */
 struct keel_out_state {
 	enum keel_state state;
@@ -257,14 +276,20 @@ struct keel_out {
 /* ---- the SA ---- */
 
 /*
- * Makes an IKE SA for cfg (copied, with the PSK; cfg and cfg->psk are
+ * Makes an IKE SA for cfg (copied, with the PSK, the parsed certificates and
+ * key, the EAP identity and password; cfg and everything it points to are
  * borrowed for the call). env is borrowed for the SA's whole life: it must
  * outlive it. Nothing is sent until keel_sa_start(). *out is set on
- * success; the caller owns it (keel_sa_free()).
- * Errors: KEEL_ERR_INVAL (a missing address, PSK auth without psk, an
- * empty or malformed proposal or TS, local/remote families differ),
- * KEEL_ERR_UNSUPPORTED (IKEv1, cert/EAP auth, an algorithm Keel lacks),
- * KEEL_ERR_NOMEM.
+ * success; the caller owns it (keel_sa_free()). keel_config_check() says
+ * in a sentence why a config is refused.
+ * Errors: KEEL_ERR_INVAL (a missing address, PSK auth without psk, cert
+ * auth without certificate or key, a certificate that does not belong to
+ * the key, no trust anchors for the gateway's certificate, EAP without a
+ * password, an empty or malformed proposal or TS, local/remote families
+ * differ, fragment_size too small), KEEL_ERR_AUTH (our private key is
+ * encrypted and key_passphrase is missing or wrong), KEEL_ERR_MALFORMED
+ * (certificate, key or CA bytes that do not parse), KEEL_ERR_UNSUPPORTED
+ * (IKEv1, an algorithm or key type Keel lacks), KEEL_ERR_NOMEM.
  */
 int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struct keel_sa **out);
 
@@ -288,7 +313,10 @@ int keel_sa_start(struct keel_sa *sa, uint64_t now_ns);
  *   KEEL_ERR_AUTH       failed the integrity check, dropped
  *   KEEL_ERR_STATE      not for this SA, unexpected message ID or exchange,
  *                       or the SA is not started or already finished
- * Unauthenticated data after IKE_SA_INIT never changes the state.
+ * Unauthenticated data after IKE_SA_INIT never changes the state. A fragment
+ * of a larger message (RFC 7383) is authenticated and kept until the others
+ * arrive (0); duplicates are ignored (0), a fragment that contradicts the
+ * others is dropped (KEEL_ERR_MALFORMED).
  */
 int keel_sa_recv(struct keel_sa *sa, const struct keel_dgram *in, uint64_t now_ns);
 

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Loading the credentials of a connection from the bytes in its config:
+ * our key (PEM, DER or PKCS#12, perhaps encrypted) and certificates, the
+ * trust anchors for the gateway's certificate, the EAP identity and
+ * password. Every refusal says which setting is wrong, never its value.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "eap/eap.h"
+#include "ikev2/auth.h"
+
+_Static_assert(KEEL_EAP_METHOD_MSCHAPV2 == KEEL_EAP_ALLOW_MSCHAPV2 &&
+                   KEEL_EAP_METHOD_GTC == KEEL_EAP_ALLOW_GTC &&
+                   KEEL_EAP_METHOD_MD5 == KEEL_EAP_ALLOW_MD5,
+               "public EAP method bits are those of eap.h");
+
+__attribute__((format(printf, 4, 5))) static int refuse(int rc, char *why, size_t cap,
+                                                        const char *fmt, ...)
+{
+	if (why && cap > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, cap, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+void keel_creds_clear(struct keel_creds *c)
+{
+	keel_privkey_free(c->key);
+	keel_certs_free(c->chain);
+	keel_x509_trust_free(c->trust);
+	keel_secret_free(c->eap_password);
+	OPENSSL_cleanse(c, sizeof(*c));
+	memset(c, 0, sizeof(*c));
+}
+
+static int key_refusal(int rc, enum keel_key_reason r, bool pkcs12, char *why, size_t cap)
+{
+	const char *what = pkcs12 ? "PKCS#12 file" : "private key";
+	switch (r) {
+	case KEEL_KEY_PASSPHRASE_NEEDED:
+		return refuse(KEEL_ERR_AUTH, why, cap,
+		              "the %s is encrypted and no passphrase (key-passphrase) was given",
+		              what);
+	case KEEL_KEY_PASSPHRASE_WRONG:
+		return refuse(KEEL_ERR_AUTH, why, cap, "the %s's passphrase is wrong", what);
+	case KEEL_KEY_NOT_A_KEY:
+		return refuse(KEEL_ERR_MALFORMED, why, cap,
+		              "the private key file holds no key Keel can read (PEM, DER or "
+		              "PKCS#12)");
+	case KEEL_KEY_UNSUPPORTED_TYPE:
+		return refuse(KEEL_ERR_UNSUPPORTED, why, cap,
+		              "the private key is of a type Keel cannot sign with (RSA, ECDSA "
+		              "P-256/384/521, Ed25519 and Ed448 are supported)");
+	case KEEL_KEY_UNSUPPORTED_CIPHER:
+		return refuse(KEEL_ERR_UNSUPPORTED, why, cap,
+		              "the PKCS#12 file is encrypted with a legacy cipher (such as RC2) "
+		              "that OpenSSL 3 lacks by default; export it again with AES");
+	case KEEL_KEY_NO_CERT:
+		return refuse(KEEL_ERR_MALFORMED, why, cap,
+		              "the PKCS#12 file holds no key with its certificate");
+	case KEEL_KEY_OK:
+		break;
+	}
+	return refuse(rc, why, cap, "cannot load the private key: %s", keel_strerror(rc));
+}
+
+static int load_own(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
+{
+	enum keel_key_reason reason = KEEL_KEY_OK;
+	struct keel_certs *p12_chain = NULL;
+	int rc;
+
+	if (!cfg->key || keel_secret_len(cfg->key) <= 0)
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "certificate authentication needs a private key (private-key)");
+	const uint8_t *k = keel_secret_data(cfg->key);
+	ptrdiff_t k_len = keel_secret_len(cfg->key);
+	rc = keel_privkey_load(k, k_len, cfg->key_passphrase, &c->key, &reason);
+	if (rc == KEEL_ERR_MALFORMED && reason == KEEL_KEY_NOT_A_KEY) {
+		/* not PEM or DER key: perhaps a PKCS#12 file */
+		enum keel_key_reason r12 = KEEL_KEY_OK;
+		rc = keel_pkcs12_load(k, k_len, cfg->key_passphrase, &c->key, &p12_chain, &r12);
+		if (rc < 0)
+			return key_refusal(rc, r12 == KEEL_KEY_NOT_A_KEY ? reason : r12,
+			                   r12 != KEEL_KEY_NOT_A_KEY, why, cap);
+	} else if (rc < 0) {
+		return key_refusal(rc, reason, false, why, cap);
+	}
+
+	if (cfg->cert && cfg->cert_len > 0) {
+		keel_certs_free(p12_chain);
+		p12_chain = NULL;
+		c->chain = keel_certs_new();
+		if (!c->chain)
+			return KEEL_ERR_NOMEM;
+		ptrdiff_t n = keel_certs_add(c->chain, cfg->cert, cfg->cert_len);
+		if (n == KEEL_ERR_NOMEM)
+			return (int)n;
+		if (n < 0)
+			return refuse(KEEL_ERR_MALFORMED, why, cap,
+			              "the certificate (certificate) does not parse as PEM or DER");
+	} else if (p12_chain) {
+		c->chain = p12_chain;
+		p12_chain = NULL;
+	} else {
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "certificate authentication needs our certificate (certificate)");
+	}
+	if (keel_certs_key_matches(c->chain, 0, c->key) < 0)
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "the certificate does not belong to the private key");
+	return 0;
+}
+
+static int load_trust(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
+{
+	ptrdiff_t n;
+	if (cfg->use_system_ca && (!cfg->system_ca || cfg->system_ca_len <= 0))
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "the system CA store was asked for but not given");
+	if (cfg->use_system_ca && cfg->remote_id.type == KEEL_ID_NONE)
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "trusting the system CA store needs the gateway's identity "
+		              "(remote-id)");
+	bool have_ca = cfg->ca && cfg->ca_len > 0;
+	if (!have_ca && !cfg->use_system_ca) {
+		if (cfg->auth == KEEL_AUTH_EAP && cfg->eap_only)
+			return 0;
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "no CA to verify the gateway's certificate with (ca, or the system "
+		              "store)");
+	}
+	c->trust = keel_x509_trust_new();
+	if (!c->trust)
+		return KEEL_ERR_NOMEM;
+	if (have_ca) {
+		n = keel_x509_trust_add(c->trust, cfg->ca, cfg->ca_len);
+		if (n == KEEL_ERR_NOMEM)
+			return (int)n;
+		if (n < 0)
+			return refuse(KEEL_ERR_MALFORMED, why, cap,
+			              "the CA certificate (ca) does not parse as PEM or DER");
+		c->n_profile_ca = (size_t)n;
+	}
+	if (cfg->use_system_ca) {
+		n = keel_x509_trust_add(c->trust, cfg->system_ca, cfg->system_ca_len);
+		if (n == KEEL_ERR_NOMEM)
+			return (int)n;
+		if (n < 0)
+			return refuse(KEEL_ERR_MALFORMED, why, cap,
+			              "the system CA bundle does not parse as PEM");
+	}
+	return 0;
+}
+
+static int load_eap(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
+{
+	if (!cfg->eap_password)
+		return refuse(KEEL_ERR_INVAL, why, cap, "EAP needs a password (password)");
+	unsigned methods = cfg->eap_methods ? cfg->eap_methods : KEEL_EAP_METHODS_ALL;
+	if ((methods & KEEL_EAP_METHODS_ALL) == 0 || (methods & ~KEEL_EAP_METHODS_ALL) != 0)
+		return refuse(KEEL_ERR_INVAL, why, cap, "no known EAP method is allowed");
+	if (cfg->eap_only && !(methods & KEEL_EAP_METHOD_MSCHAPV2))
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "EAP-only authentication needs EAP-MSCHAPv2, which is not allowed");
+	c->eap_methods = methods;
+	if (cfg->eap_identity) {
+		size_t n = strlen(cfg->eap_identity);
+		if (n == 0 || n > sizeof(c->eap_identity))
+			return refuse(KEEL_ERR_INVAL, why, cap,
+			              "the EAP user name (username) must be 1 to %zu bytes",
+			              sizeof(c->eap_identity));
+		memcpy(c->eap_identity, cfg->eap_identity, n);
+		c->eap_identity_len = n;
+	} else {
+		char text[KEEL_ID_MAX_LEN * 4 + 1];
+		ptrdiff_t n = keel_id_to_text(&cfg->local_id, text, sizeof(text));
+		if (cfg->local_id.type == KEEL_ID_NONE || n <= 0 ||
+		    (size_t)n > sizeof(c->eap_identity))
+			return refuse(KEEL_ERR_INVAL, why, cap,
+			              "EAP needs a user name (username, or local-id)");
+		memcpy(c->eap_identity, text, (size_t)n);
+		c->eap_identity_len = (size_t)n;
+	}
+	c->eap_password = keel_secret_dup(cfg->eap_password);
+	return c->eap_password ? 0 : KEEL_ERR_NOMEM;
+}
+
+int keel_creds_load(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
+{
+	int rc = 0;
+	memset(c, 0, sizeof(*c));
+	if (why && cap > 0)
+		why[0] = '\0';
+	switch (cfg->auth) {
+	case KEEL_AUTH_PSK:
+		return 0;
+	case KEEL_AUTH_CERT:
+		rc = load_own(cfg, c, why, cap);
+		break;
+	case KEEL_AUTH_EAP:
+		rc = load_eap(cfg, c, why, cap);
+		break;
+	}
+	if (rc == 0 && cfg->now_wall_s <= 0)
+		rc = refuse(KEEL_ERR_INVAL, why, cap,
+		            "the current time is needed to check the gateway's certificate");
+	if (rc == 0)
+		rc = load_trust(cfg, c, why, cap);
+	if (rc == KEEL_ERR_NOMEM)
+		refuse(rc, why, cap, "out of memory");
+	if (rc < 0)
+		keel_creds_clear(c);
+	return rc;
+}
+
+enum keel_reason keel_cert_reason(enum keel_x509_result r)
+{
+	switch (r) {
+	case KEEL_X509_EXPIRED:
+	case KEEL_X509_NOT_YET_VALID:
+		return KEEL_REASON_CERT_EXPIRED;
+	case KEEL_X509_BAD_KEY_USAGE:
+		return KEEL_REASON_CERT_KEY_USAGE;
+	case KEEL_X509_IDENTITY_MISMATCH:
+		return KEEL_REASON_CERT_ID;
+	case KEEL_X509_VERIFIED:
+	case KEEL_X509_NO_CERT:
+	case KEEL_X509_UNKNOWN_CA:
+	case KEEL_X509_BAD_SIGNATURE:
+	case KEEL_X509_REVOKED:
+	case KEEL_X509_REVOCATION_UNKNOWN:
+	case KEEL_X509_CHAIN_INVALID:
+		break;
+	}
+	return KEEL_REASON_CERT_UNTRUSTED;
+}
