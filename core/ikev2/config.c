@@ -47,6 +47,10 @@ void keel_config_init(struct keel_config *c)
 	c->log_level = KEEL_LOG_INFO;
 	c->fragmentation = true;
 	c->fragment_size = KEEL_FRAGMENT_SIZE_DEFAULT;
+	c->ikev1_mode = KEEL_IKEV1_MAIN;
+	c->xauth = false;
+	c->ikev1_modecfg = KEEL_IKEV1_MODECFG_PULL;
+	c->ikev1_pfs_group = 0;
 }
 
 /* ---- proposals ---- */

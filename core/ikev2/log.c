@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ikev1/ikev1.h"
 #include "ikev2/sa.h"
 
 struct out_item {
@@ -76,6 +77,8 @@ bool keel_sa_pop(struct keel_sa *sa, struct keel_out *out)
 {
 	if (!sa)
 		return false;
+	if (sa->v1)
+		return keel_v1sa_pop(sa->v1, out);
 	keel_out_release(sa);
 	struct out_item *it = sa->out_head;
 	if (!it)

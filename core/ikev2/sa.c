@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "eap/eap.h"
+#include "ikev1/ikev1.h"
 #include "ikev2/addr.h"
 #include "ikev2/sa.h"
 #include "ikev2/ts.h"
@@ -47,9 +48,6 @@ static int check_config(const struct keel_config *cfg, char *why, size_t cap)
 		why[0] = '\0';
 	if (!cfg)
 		return refuse(KEEL_ERR_INVAL, why, cap, "no configuration");
-	if (cfg->ike_version == 1)
-		return refuse(KEEL_ERR_UNSUPPORTED, why, cap,
-		              "IKEv1 is not handled by this engine");
 	if (cfg->ike_version != 2)
 		return refuse(KEEL_ERR_INVAL, why, cap, "unknown IKE version %u", cfg->ike_version);
 	if (cfg->auth != KEEL_AUTH_PSK && cfg->auth != KEEL_AUTH_CERT && cfg->auth != KEEL_AUTH_EAP)
@@ -114,10 +112,18 @@ static int default_local_id(struct keel_config *c, const struct keel_creds *cr, 
 	return 0;
 }
 
+static int v1_new(const struct keel_config *cfg, const struct keel_env *env, struct keel_sa **out,
+                  char *why, size_t cap);
+
 int keel_config_check(const struct keel_config *cfg, char *why, size_t cap)
 {
 	struct keel_creds creds;
 	struct keel_config c;
+	if (cfg && cfg->ike_version == 1) {
+		if (why && cap > 0)
+			why[0] = '\0';
+		return v1_new(cfg, NULL, NULL, why, cap);
+	}
 	int rc = check_config(cfg, why, cap);
 	if (rc < 0)
 		return rc;
@@ -153,6 +159,99 @@ static void forget_pointers(struct keel_config *c)
 	c->system_ca_len = 0;
 	c->eap_identity = NULL;
 	c->eap_password = NULL;
+	c->xauth_user = NULL;
+	c->xauth_password = NULL;
+}
+
+/* struct keel_config's IKEv1 fields as the IKEv1 engine takes them. */
+static int v1_options(const struct keel_config *cfg, struct keel_v1_options *o)
+{
+	keel_v1_options_init(o);
+	switch (cfg->ikev1_mode) {
+	case KEEL_IKEV1_MAIN:
+		o->mode = KEEL_V1_MAIN;
+		break;
+	case KEEL_IKEV1_AGGRESSIVE:
+		o->mode = KEEL_V1_AGGRESSIVE;
+		break;
+	}
+	if (cfg->ikev1_mode != KEEL_IKEV1_MAIN && cfg->ikev1_mode != KEEL_IKEV1_AGGRESSIVE)
+		return KEEL_ERR_INVAL;
+	switch (cfg->ikev1_modecfg) {
+	case KEEL_IKEV1_MODECFG_PULL:
+		o->modecfg = KEEL_V1_MODECFG_PULL;
+		break;
+	case KEEL_IKEV1_MODECFG_PUSH:
+		o->modecfg = KEEL_V1_MODECFG_PUSH;
+		break;
+	case KEEL_IKEV1_MODECFG_OFF:
+		o->modecfg = KEEL_V1_MODECFG_OFF;
+		break;
+	}
+	if (cfg->ikev1_modecfg != KEEL_IKEV1_MODECFG_PULL &&
+	    cfg->ikev1_modecfg != KEEL_IKEV1_MODECFG_PUSH &&
+	    cfg->ikev1_modecfg != KEEL_IKEV1_MODECFG_OFF)
+		return KEEL_ERR_INVAL;
+	o->xauth = cfg->xauth;
+	o->xauth_user = cfg->xauth_user;
+	o->xauth_password = cfg->xauth_password;
+	o->pfs_group = cfg->ikev1_pfs_group;
+	o->fragmentation = cfg->fragmentation;
+	return 0;
+}
+
+static int v1_no_random(void *ctx, uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return KEEL_ERR_CRYPTO;
+}
+
+/* keel_sa_new() and keel_config_check() for IKEv1; env NULL: check only. */
+static int v1_new(const struct keel_config *cfg, const struct keel_env *env, struct keel_sa **out,
+                  char *why, size_t cap)
+{
+	static const struct keel_env check_env = {.random = v1_no_random};
+	struct keel_v1_options o;
+	struct keel_v1sa *v1 = NULL;
+	struct keel_sa *sa = NULL;
+	int rc = v1_options(cfg, &o);
+	if (rc < 0) {
+		refuse(rc, why, cap, "unknown IKEv1 mode or Mode Config setting");
+		goto out;
+	}
+	rc = keel_v1sa_new(cfg, &o, env ? env : &check_env, &v1);
+	if (rc < 0) {
+		if (rc == KEEL_ERR_UNSUPPORTED)
+			refuse(
+			    rc, why, cap,
+			    "IKEv1 takes PSK authentication and proposals with an IKEv1 form only");
+		else if (rc == KEEL_ERR_INVAL)
+			refuse(rc, why, cap,
+			       "the IKEv1 settings are incomplete (addresses, PSK, XAUTH user name "
+			       "and password, proposals or traffic selectors)");
+		else
+			refuse(rc, why, cap, "cannot make the IKEv1 SA: %s", keel_strerror(rc));
+		goto out;
+	}
+	if (!env) {
+		rc = 0;
+		goto out;
+	}
+	sa = calloc(1, sizeof(*sa));
+	if (!sa) {
+		rc = KEEL_ERR_NOMEM;
+		goto out;
+	}
+	sa->v1 = v1;
+	v1 = NULL;
+	*out = sa;
+	rc = 0;
+out:
+	keel_v1sa_free(v1);
+	OPENSSL_cleanse(&o, sizeof(o));
+	return rc;
 }
 
 int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struct keel_sa **out)
@@ -160,6 +259,8 @@ int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struc
 	struct keel_sa *sa = NULL;
 	if (!env || !env->random || !out)
 		return KEEL_ERR_INVAL;
+	if (cfg && cfg->ike_version == 1)
+		return v1_new(cfg, env, out, NULL, 0);
 	int rc = check_config(cfg, NULL, 0);
 	if (rc < 0)
 		return rc;
@@ -241,6 +342,11 @@ void keel_sa_free(struct keel_sa *sa)
 {
 	if (!sa)
 		return;
+	if (sa->v1) {
+		keel_v1sa_free(sa->v1);
+		free(sa);
+		return;
+	}
 	keel_init_clear(sa);
 	req_clear(&sa->req);
 	for (size_t i = 0; i < KEEL_MAX_IKE_SAS; i++)
@@ -566,6 +672,8 @@ static int after_call(struct keel_sa *sa)
 
 int keel_sa_start(struct keel_sa *sa, uint64_t now_ns)
 {
+	if (sa && sa->v1)
+		return keel_v1sa_start(sa->v1, now_ns);
 	if (!sa || sa->started || sa->finished)
 		return KEEL_ERR_STATE;
 	keel_out_release(sa);
@@ -761,6 +869,8 @@ static int recv_request(struct keel_sa *sa, struct ike_sa *ike)
 int keel_sa_recv(struct keel_sa *sa, const struct keel_dgram *in, uint64_t now_ns)
 {
 	int rc;
+	if (sa && sa->v1)
+		return keel_v1sa_recv(sa->v1, in, now_ns);
 	if (!sa || !in || !sa->started || sa->finished)
 		return KEEL_ERR_STATE;
 	keel_out_release(sa);
@@ -840,6 +950,8 @@ static void schedule(struct keel_sa *sa)
 
 int keel_sa_tick(struct keel_sa *sa, uint64_t now_ns)
 {
+	if (sa && sa->v1)
+		return keel_v1sa_tick(sa->v1, now_ns);
 	if (!sa || !sa->started || sa->finished)
 		return KEEL_ERR_STATE;
 	keel_out_release(sa);
@@ -866,6 +978,8 @@ static uint64_t min_ns(uint64_t a, uint64_t b)
 uint64_t keel_sa_deadline(const struct keel_sa *sa)
 {
 	uint64_t d = UINT64_MAX;
+	if (sa && sa->v1)
+		return keel_v1sa_deadline(sa->v1);
 	if (!sa || !sa->started || sa->finished)
 		return UINT64_MAX;
 	if (sa->req_active) {
@@ -894,6 +1008,8 @@ uint64_t keel_sa_deadline(const struct keel_sa *sa)
 
 int keel_sa_stop(struct keel_sa *sa, uint64_t now_ns)
 {
+	if (sa && sa->v1)
+		return keel_v1sa_stop(sa->v1, now_ns);
 	if (!sa || sa->finished || sa->stopping)
 		return KEEL_ERR_STATE;
 	keel_out_release(sa);
@@ -925,6 +1041,8 @@ int keel_sa_stop(struct keel_sa *sa, uint64_t now_ns)
 
 int keel_sa_rekey(struct keel_sa *sa, enum keel_rekey what, uint32_t child_id, uint64_t now_ns)
 {
+	if (sa && sa->v1)
+		return keel_v1sa_rekey(sa->v1, what, child_id, now_ns);
 	if (!sa || sa->finished || !sa->established || sa->stopping)
 		return KEEL_ERR_STATE;
 	if (what != KEEL_REKEY_IKE && what != KEEL_REKEY_CHILD)
@@ -955,5 +1073,7 @@ int keel_sa_rekey(struct keel_sa *sa, enum keel_rekey what, uint32_t child_id, u
 
 enum keel_state keel_sa_state(const struct keel_sa *sa)
 {
+	if (sa && sa->v1)
+		return keel_v1sa_state(sa->v1);
 	return sa ? sa->state : KEEL_STATE_IDLE;
 }

@@ -205,8 +205,10 @@ struct rx {
 };
 
 struct out_item;
+struct keel_v1sa;
 
 struct keel_sa {
+	struct keel_v1sa *v1; /* ike_version 1: every call goes there, nothing else is used */
 	struct keel_config cfg; /* no pointers: the copies are psk and creds below */
 	const struct keel_env *env;
 	struct keel_secret *psk;

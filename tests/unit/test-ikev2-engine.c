@@ -1025,7 +1025,10 @@ static void test_api(void)
 	c.psk = NULL;
 	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_INVAL);
 	c = h->cfg;
-	c.ike_version = 1;
+	c.ike_version = 3;
+	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_INVAL);
+	c.ike_version = 1; /* IKEv1 takes PSK only */
+	c.auth = KEEL_AUTH_EAP;
 	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_UNSUPPORTED);
 	c = h->cfg;
 	c.auth = KEEL_AUTH_CERT; /* without certificate and key */

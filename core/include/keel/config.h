@@ -143,11 +143,24 @@ struct keel_lifetime {
 	uint32_t jitter_s;
 };
 
+/* IKEv1 phase 1 exchange (RFC 2409 §5, §5.4). */
+enum keel_ikev1_mode {
+	KEEL_IKEV1_MAIN = 0,   /* Identity Protection */
+	KEEL_IKEV1_AGGRESSIVE, /* 3 messages, the identity in clear */
+};
+
+/* IKEv1 Mode Config (draft-dukes-ike-mode-cfg-02). */
+enum keel_ikev1_modecfg {
+	KEEL_IKEV1_MODECFG_PULL = 0, /* we send a REQUEST; a SET is accepted too */
+	KEEL_IKEV1_MODECFG_PUSH,     /* we wait for the gateway's SET and ACK it */
+	KEEL_IKEV1_MODECFG_OFF,      /* no virtual IP */
+};
+
 #define KEEL_MAX_PROPOSALS 8
 #define KEEL_MAX_TS        16
 
 struct keel_config {
-	uint8_t ike_version; /* 2; 1 is reserved for IKEv1 (KEEL_ERR_UNSUPPORTED for now) */
+	uint8_t ike_version; /* 2 (default) or 1: IKEv1, see the IKEv1 fields at the end */
 
 	/*
 	 * Where we send from and to. local.port / remote.port: the IKE ports of
@@ -320,19 +333,46 @@ struct keel_config {
 
 	/* Lines below this level are not queued (default KEEL_LOG_INFO). */
 	enum keel_log_level log_level;
+
+	/*
+	 * IKEv1 only (ike_version 1, RFC 2409); IKEv2 ignores them. IKEv1
+	 * takes PSK authentication only; ike_proposals / esp_proposals are
+	 * mapped to their IKEv1 forms (AEAD ciphers have none in phase 1).
+	 * ikev1_mode: phase 1 exchange (default KEEL_IKEV1_MAIN). Aggressive
+	 * Mode sends our identity (the group name) in clear and lets an
+	 * eavesdropper try PSKs offline; the engine logs that once at warn
+	 * level when it starts.
+	 * xauth: the proposals carry XAUTH-PSK (draft-beaulieu-ike-xauth-02)
+	 * and the gateway's user name and password request is answered with
+	 * xauth_user (text, 1..255 bytes) and xauth_password (0..255 bytes),
+	 * both required then. Borrowed for keel_sa_new(), which copies them
+	 * and wipes the copies when the SA is freed. Default false, NULL.
+	 * ikev1_modecfg: how Mode Config gives us a virtual IP
+	 * (draft-dukes-ike-mode-cfg-02): we ask (PULL, default), the gateway
+	 * pushes (PUSH), or none (OFF).
+	 * ikev1_pfs_group: quick mode PFS group (14..21, 31, 32), 0 for none
+	 * (default).
+	 */
+	enum keel_ikev1_mode ikev1_mode;
+	bool xauth;
+	const struct keel_secret *xauth_user;
+	const struct keel_secret *xauth_password;
+	enum keel_ikev1_modecfg ikev1_modecfg;
+	uint16_t ikev1_pfs_group;
 };
 
 /*
  * Fills c with every default: IKEv2, ports 500/4500, PSK auth (psk NULL: set
  * it), no identities, empty proposal and TS lists (Keel's defaults apply),
  * request_ip4 and request_dns, the timers above, fragmentation on with
- * fragment_size 1280, every EAP method allowed. Addresses are left UNSPEC,
+ * fragment_size 1280, every EAP method allowed; for IKEv1 Main Mode, no XAUTH,
+ * Mode Config pull, no PFS. Addresses are left UNSPEC,
  * credentials NULL.
  */
 void keel_config_init(struct keel_config *c);
 
 /*
- * Checks cfg as keel_sa_new() does (for IKEv2), parsing the certificates,
+ * Checks cfg as keel_sa_new() does (IKEv2 or IKEv1), parsing the certificates,
  * the private key and the trust anchors, without making an SA. Returns
  * what keel_sa_new() would return (0 when it would succeed). On an error,
  * why (cap bytes, may be NULL) gets one sentence for the user naming the

@@ -289,7 +289,13 @@ struct keel_out {
  * differ, fragment_size too small), KEEL_ERR_AUTH (our private key is
  * encrypted and key_passphrase is missing or wrong), KEEL_ERR_MALFORMED
  * (certificate, key or CA bytes that do not parse), KEEL_ERR_UNSUPPORTED
- * (IKEv1, an algorithm or key type Keel lacks), KEEL_ERR_NOMEM.
+ * (an algorithm or key type Keel lacks), KEEL_ERR_NOMEM.
+ * With cfg->ike_version 1 the SA speaks IKEv1 (RFC 2409) with the same
+ * calls and outputs; what differs (states, no DELETE answer, a new phase 1
+ * instead of an IKE rekey) is described with the IKEv1 fields of struct
+ * keel_config. IKEv1 takes PSK authentication only (KEEL_ERR_UNSUPPORTED
+ * for cert or EAP) and needs xauth_user and xauth_password with xauth
+ * (KEEL_ERR_INVAL).
  */
 int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struct keel_sa **out);
 
