@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * DNS for the tunnel: systemd-resolved over GDBus, or resolv.conf.
+ * DNS for the tunnel: resolv.conf here, systemd-resolved in dns-resolved.c.
  *
- * The D-Bus side uses GIO's GDBus, as DESIGN.md asks. The resolv.conf side
- * is hand-written because no library offers "replace this file, keep an
- * exact crash-safe copy (bytes, mode, owner, times, or the symbolic link),
- * put it back": the order of writes, fsyncs and renames is what makes it
- * safe, so it is spelled out here. (resolvconf(8) would do it for us, but is
- * absent on most machines, and exactly on those where this fallback runs.)
+ * The resolv.conf side is hand-written because no library offers "replace
+ * this file, keep an exact crash-safe copy (bytes, mode, owner, times, or
+ * the symbolic link), put it back": the order of writes, fsyncs and renames
+ * is what makes it safe, so it is spelled out here. (resolvconf(8) would do
+ * it for us, but is absent on most machines, and exactly on those where
+ * this fallback runs.)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,14 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
-
 #include <keel-platform/dns.h>
 
-#define RESOLVED_NAME       "org.freedesktop.resolve1"
-#define RESOLVED_PATH       "/org/freedesktop/resolve1"
-#define RESOLVED_MANAGER    "org.freedesktop.resolve1.Manager"
-#define RESOLVED_TIMEOUT_MS 10000
+#include "dns-resolved.h"
 
 /* The target of the backup link that says "there was no resolv.conf". */
 #define ABSENT_MARKER "keel:absent"
@@ -37,6 +32,11 @@ struct keel_dns {
 	enum keel_dns_backend used; /* AUTO: nothing applied */
 	int ifindex;
 };
+
+GQuark keel_dns_error_quark(void)
+{
+	return g_quark_from_static_string("keel-dns-error-quark");
+}
 
 static char *backup_path(const char *path)
 {
@@ -69,7 +69,7 @@ enum keel_dns_backend keel_dns_backend_used(const struct keel_dns *d)
 
 static bool errno_fail(GError **error, int err, const char *what, const char *path)
 {
-	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "%s %s: %s", what, path,
+	g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_FAILED, "%s %s: %s", what, path,
 	            g_strerror(err));
 	return false;
 }
@@ -225,7 +225,7 @@ static bool save_original(const char *path, const char *backup, char **text, GEr
 			return false;
 		err = write_new_file(tmp, *text, len, st.st_mode & 07777, &st);
 	} else {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+		g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_FAILED,
 		            "%s is neither a file nor a symbolic link", path);
 		return false;
 	}
@@ -287,7 +287,7 @@ static bool file_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GE
 {
 	struct stat st;
 	if (lstat(d->backup, &st) == 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+		g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS,
 		            "%s exists: an earlier run did not restore %s (recover it first)",
 		            d->backup, d->path);
 		return false;
@@ -311,93 +311,6 @@ static bool file_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GE
 	return true;
 }
 
-/* ---- systemd-resolved ---- */
-
-static GDBusConnection *system_bus(GError **error)
-{
-	g_autofree char *addr = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, error);
-	if (!addr)
-		return NULL;
-	return g_dbus_connection_new_for_address_sync(
-	    addr,
-	    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-	        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-	    NULL, NULL, error);
-}
-
-static void bus_close(GDBusConnection *bus)
-{
-	if (!bus)
-		return;
-	g_dbus_connection_close_sync(bus, NULL, NULL);
-	g_object_unref(bus);
-}
-
-static bool resolved_running(GDBusConnection *bus)
-{
-	g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-	    bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-	    "NameHasOwner", g_variant_new("(s)", RESOLVED_NAME), G_VARIANT_TYPE("(b)"),
-	    G_DBUS_CALL_FLAGS_NONE, RESOLVED_TIMEOUT_MS, NULL, NULL);
-	gboolean owned = FALSE;
-	if (r)
-		g_variant_get(r, "(b)", &owned);
-	return owned;
-}
-
-/*
- * Calls a Manager method. An error reads "systemd-resolved METHOD: message
- * (org.freedesktop.resolve1.Name)"; the D-Bus error name also goes to
- * *remote (if not NULL; g_free it).
- */
-static bool resolved_call(GDBusConnection *bus, const char *method, GVariant *args, char **remote,
-                          GError **error)
-{
-	g_autoptr(GError) local = NULL;
-	g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-	    bus, RESOLVED_NAME, RESOLVED_PATH, RESOLVED_MANAGER, method, args, NULL,
-	    G_DBUS_CALL_FLAGS_NONE, RESOLVED_TIMEOUT_MS, NULL, &local);
-	if (r)
-		return true;
-	g_autofree char *name = g_dbus_error_get_remote_error(local);
-	g_dbus_error_strip_remote_error(local);
-	g_set_error(error, local->domain, local->code, "systemd-resolved %s: %s%s%s%s", method,
-	            local->message, name ? " (" : "", name ? name : "", name ? ")" : "");
-	if (remote)
-		*remote = g_steal_pointer(&name);
-	return false;
-}
-
-static bool resolved_apply(GDBusConnection *bus, const struct keel_dns_config *cfg, GError **error)
-{
-	GVariantBuilder servers, domains;
-	g_variant_builder_init(&servers, G_VARIANT_TYPE("a(iay)"));
-	for (size_t i = 0; i < cfg->n_servers; i++) {
-		const struct keel_addr *a = &cfg->servers[i];
-		int af = a->family == KEEL_AF_INET ? AF_INET : AF_INET6;
-		g_variant_builder_add(&servers, "(i@ay)", af,
-		                      g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, a->bytes,
-		                                                af == AF_INET ? 4 : 16, 1));
-	}
-	g_variant_builder_init(&domains, G_VARIANT_TYPE("a(sb)"));
-	for (size_t i = 0; i < cfg->n_domains; i++)
-		g_variant_builder_add(&domains, "(sb)", cfg->domains[i], FALSE);
-	if (cfg->default_route)
-		g_variant_builder_add(&domains, "(sb)", ".", TRUE); /* "~.": every query */
-
-	if (!resolved_call(bus, "SetLinkDNS", g_variant_new("(ia(iay))", cfg->ifindex, &servers),
-	                   NULL, error)) {
-		g_variant_builder_clear(&domains);
-		return false;
-	}
-	if (!resolved_call(bus, "SetLinkDomains", g_variant_new("(ia(sb))", cfg->ifindex, &domains),
-	                   NULL, error)) {
-		resolved_call(bus, "RevertLink", g_variant_new("(i)", cfg->ifindex), NULL, NULL);
-		return false;
-	}
-	return true;
-}
-
 /* ---- public ---- */
 
 static bool domain_ok(const char *d)
@@ -413,13 +326,14 @@ static bool domain_ok(const char *d)
 bool keel_dns_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GError **error)
 {
 	if (d->used != KEEL_DNS_AUTO) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "DNS settings already applied");
+		g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS,
+		            "DNS settings already applied");
 		return false;
 	}
 	for (size_t i = 0; i < cfg->n_domains; i++) {
 		if (!domain_ok(cfg->domains[i])) {
 			/* peer-supplied text: not quoted, it could be anything */
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_INVALID,
 			            "DNS search domain %zu is not a valid domain name", i + 1);
 			return false;
 		}
@@ -427,7 +341,7 @@ bool keel_dns_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GErro
 	for (size_t i = 0; i < cfg->n_servers; i++) {
 		if (cfg->servers[i].family != KEEL_AF_INET &&
 		    cfg->servers[i].family != KEEL_AF_INET6) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_INVALID,
 			            "DNS server %zu has no address family", i + 1);
 			return false;
 		}
@@ -436,23 +350,15 @@ bool keel_dns_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GErro
 		return true;
 
 	if (d->backend != KEEL_DNS_RESOLV_CONF) {
-		g_autoptr(GError) bus_error = NULL;
-		GDBusConnection *bus = system_bus(&bus_error);
-		bool running = bus && resolved_running(bus);
-		if (running) {
-			bool ok = resolved_apply(bus, cfg, error);
-			bus_close(bus);
-			if (!ok)
-				return false;
+		g_autoptr(GError) err = NULL;
+		int r = keel_dns_resolved_apply(cfg, &err);
+		if (r > 0) {
 			d->used = KEEL_DNS_RESOLVED;
 			d->ifindex = cfg->ifindex;
 			return true;
 		}
-		bus_close(bus);
-		if (d->backend == KEEL_DNS_RESOLVED) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-			            "systemd-resolved is not running%s%s", bus_error ? ": " : "",
-			            bus_error ? bus_error->message : "");
+		if (r < 0 || d->backend == KEEL_DNS_RESOLVED) {
+			g_propagate_error(error, g_steal_pointer(&err));
 			return false;
 		}
 	}
@@ -471,20 +377,10 @@ bool keel_dns_revert(struct keel_dns *d, GError **error)
 		if (restore_backup(d->path, d->backup, error) < 0)
 			return false;
 		break;
-	case KEEL_DNS_RESOLVED: {
-		g_autoptr(GError) local = NULL;
-		g_autofree char *remote = NULL;
-		GDBusConnection *bus = system_bus(&local);
-		bool ok = bus && resolved_call(bus, "RevertLink", g_variant_new("(i)", d->ifindex),
-		                               &remote, &local);
-		bus_close(bus);
-		/* a link that is gone has nothing left to revert */
-		if (!ok && !(remote && strcmp(remote, RESOLVED_NAME ".NoSuchLink") == 0)) {
-			g_propagate_error(error, g_steal_pointer(&local));
+	case KEEL_DNS_RESOLVED:
+		if (!keel_dns_resolved_revert(d->ifindex, error))
 			return false;
-		}
 		break;
-	}
 	}
 	d->used = KEEL_DNS_AUTO;
 	return true;

@@ -75,13 +75,26 @@ int keel_tun_open(const struct keel_tun_config *cfg, struct keel_tun *out)
 		close(fd);
 		return -EBUSY;
 	}
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	if (cfg->offload)
+		ifr.ifr_flags |= IFF_VNET_HDR;
+	rc = ioctl(fd, TUNSETIFF, &ifr);
+	if (rc < 0 && cfg->offload && errno == EINVAL) {
+		ifr.ifr_flags &= ~IFF_VNET_HDR; /* a kernel without it: a plain device */
+		rc = ioctl(fd, TUNSETIFF, &ifr);
+	}
+	if (rc < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
 
 	struct keel_tun t = {.fd = fd};
+	if (ifr.ifr_flags & IFF_VNET_HDR) {
+		/* TSO needs the checksum offload too; without TSO the header stays, unused */
+		if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0)
+			(void)ioctl(fd, TUNSETOFFLOAD, 0);
+		t.vnet_hdr = true;
+	}
 	memcpy(t.name, ifr.ifr_name, IFNAMSIZ);
 	t.name[IFNAMSIZ - 1] = '\0';
 	t.ifindex = (int)if_nametoindex(t.name);

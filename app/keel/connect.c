@@ -27,12 +27,14 @@
 #include <unistd.h>
 
 #include <keel/ike.h>
+#include <keel/secret.h>
+#include <keel-platform/credentials.h>
+#include <keel-platform/datapath.h>
 #include <keel-platform/dns.h>
 #include <keel-platform/netcfg.h>
 #include <keel-platform/profile.h>
 #include <keel-platform/tun.h>
 
-#include "datapath.h"
 #include "keel.h"
 
 /* The path MTU assumed towards the gateway (Ethernet). */
@@ -42,8 +44,7 @@
 
 enum tag {
 	TAG_IKE = 1,
-	TAG_NATT,
-	TAG_TUN,
+	TAG_NATT, /* the data path's event fd: IKE messages from the NAT-T socket */
 	TAG_SIGNAL,
 	TAG_TIMER,
 	TAG_DNS,
@@ -65,7 +66,7 @@ struct conn {
 	uint64_t t0_ns;
 	struct keel_profile *profile;
 	struct keel_secrets *secrets;
-	struct keel_secret *psk; /* borrowed from secrets, or prompted (owned) */
+	struct keel_secret *psk; /* PSK or EAP password: from secrets, or prompted (owned) */
 	bool psk_owned;
 	struct keel_env env;
 
@@ -327,8 +328,8 @@ static bool open_sockets(struct conn *c)
 	c->natt_fd = fd;
 	if (c->ike_fd < 0)
 		c->local_ike = c->local_natt;
-	return (c->ike_fd < 0 || epoll_add(c, c->ike_fd, TAG_IKE)) &&
-	       epoll_add(c, c->natt_fd, TAG_NATT);
+	/* the NAT-T socket is read by the data path's thread */
+	return c->ike_fd < 0 || epoll_add(c, c->ike_fd, TAG_IKE);
 }
 
 /* ---- network configuration ---- */
@@ -399,6 +400,15 @@ static bool dns_start(struct conn *c, const struct keel_out_netcfg *n, bool full
 	return true;
 }
 
+static void dns_job_clear(struct dns_job *j)
+{
+	free(j->servers);
+	j->servers = NULL;
+	if (j->done_fd >= 0)
+		close(j->done_fd);
+	j->done_fd = -1;
+}
+
 /* Waits for the DNS thread (if any); says what became of it. */
 static void dns_finish(struct conn *c)
 {
@@ -407,6 +417,8 @@ static void dns_finish(struct conn *c)
 		return;
 	pthread_join(j->thread, NULL);
 	j->running = false;
+	/* the eventfd stays readable: left in the epoll set it would spin the loop */
+	dns_job_clear(j);
 	if (!j->ok) {
 		/* the tunnel works without it; the user should know */
 		complain("warning: cannot set the DNS servers: %s", j->error->message);
@@ -415,15 +427,6 @@ static void dns_finish(struct conn *c)
 		append(c->summary_dns, sizeof(c->summary_dns), " (systemd-resolved)");
 	}
 	g_clear_error(&j->error);
-}
-
-static void dns_job_clear(struct dns_job *j)
-{
-	free(j->servers);
-	j->servers = NULL;
-	if (j->done_fd >= 0)
-		close(j->done_fd);
-	j->done_fd = -1;
 }
 
 /* "tunnel up: ..." once the engine says so and DNS is settled. */
@@ -746,10 +749,6 @@ static void run_loop(struct conn *c)
 				keel_datapath_udp_readable(c->dp, keel_now_ns(), ike_in, c);
 				note_first_packets(c);
 				break;
-			case TAG_TUN:
-				keel_datapath_tun_readable(c->dp, keel_now_ns());
-				note_first_packets(c);
-				break;
 			case TAG_SIGNAL:
 				signal_readable(c);
 				break;
@@ -785,6 +784,18 @@ static void run_loop(struct conn *c)
 static int load_secrets(struct conn *c)
 {
 	const struct keel_connect_opts *o = c->o;
+	bool cert = c->profile->auth == KEEL_PROFILE_AUTH_CERT;
+	bool eap = c->profile->auth == KEEL_PROFILE_AUTH_EAP;
+	bool xauth = c->profile->auth == KEEL_PROFILE_AUTH_XAUTH_PSK;
+	if (xauth && !o->secrets) {
+		complain("auth = xauth-psk needs psk and password in a secrets file: give it "
+		         "with --secrets FILE");
+		return KEEL_EXIT_USAGE;
+	}
+	if (xauth && !c->profile->username) {
+		complain("auth = xauth-psk needs username in [auth]");
+		return KEEL_EXIT_USAGE;
+	}
 	if (o->secrets) {
 		GError *err = NULL;
 		c->secrets = keel_secrets_load(o->secrets, &err);
@@ -793,24 +804,42 @@ static int load_secrets(struct conn *c)
 			g_error_free(err);
 			return KEEL_EXIT_USAGE;
 		}
-		if (!c->secrets->psk) {
-			fprintf(stderr, "%s: no key 'psk' in [secrets], which auth = psk needs\n",
-			        o->secrets);
+		/* auth = cert: key-passphrase is optional; auth = eap: password */
+		if (eap)
+			c->psk = c->secrets->password;
+		else if (!cert)
+			c->psk = c->secrets->psk;
+		if (!c->psk && !cert) {
+			fprintf(stderr, "%s: no key '%s' in [secrets], which auth = %s needs\n",
+			        o->secrets, eap ? "password" : "psk",
+			        eap     ? "eap"
+			        : xauth ? "xauth-psk"
+			                : "psk");
 			return KEEL_EXIT_USAGE;
 		}
-		c->psk = c->secrets->psk;
+		if (xauth && !c->secrets->password) {
+			fprintf(
+			    stderr,
+			    "%s: no key 'password' in [secrets], which auth = xauth-psk needs\n",
+			    o->secrets);
+			return KEEL_EXIT_USAGE;
+		}
 		return 0;
 	}
+	if (cert)
+		return 0;
 	if (isatty(STDIN_FILENO)) {
 		bool interrupted;
-		c->psk = keel_prompt_secret("Pre-shared key", c->sigfd, &interrupted);
+		c->psk = keel_prompt_secret(eap ? "EAP password" : "Pre-shared key", c->sigfd,
+		                            &interrupted);
 		c->psk_owned = c->psk != NULL;
 		if (!c->psk)
 			return interrupted ? KEEL_EXIT_FAILURE : KEEL_EXIT_USAGE;
 		return 0;
 	}
-	complain("no pre-shared key: give it in a file with --secrets FILE, or run keel on a "
-	         "terminal to be asked for it");
+	complain("no %s: give it in a file with --secrets FILE, or run keel on a terminal to "
+	         "be asked for it",
+	         eap ? "EAP password" : "pre-shared key");
 	return KEEL_EXIT_USAGE;
 }
 
@@ -818,12 +847,18 @@ static int load_secrets(struct conn *c)
 static int check_profile(struct conn *c)
 {
 	const struct keel_profile *p = c->profile;
-	if (p->ike_version != 2) {
-		complain("IKEv%u is not supported yet", p->ike_version);
+	if (p->ike_version != 2 && p->ike_version != 1) {
+		complain("IKEv%u is not supported", p->ike_version);
 		return KEEL_EXIT_FAILURE;
 	}
-	if (p->auth != KEEL_PROFILE_AUTH_PSK) {
-		complain("only auth = psk is supported yet");
+	if (p->ike_version == 1 && p->auth != KEEL_PROFILE_AUTH_PSK &&
+	    p->auth != KEEL_PROFILE_AUTH_XAUTH_PSK) {
+		complain("only auth = psk and xauth-psk are supported with ike = 1 yet");
+		return KEEL_EXIT_FAILURE;
+	}
+	if (p->ike_version == 2 && p->auth != KEEL_PROFILE_AUTH_PSK &&
+	    p->auth != KEEL_PROFILE_AUTH_CERT && p->auth != KEEL_PROFILE_AUTH_EAP) {
+		complain("only auth = psk, cert and eap are supported with ike = 2");
 		return KEEL_EXIT_FAILURE;
 	}
 	if (p->datapath == KEEL_PROFILE_DATAPATH_XFRM &&
@@ -835,22 +870,92 @@ static int check_profile(struct conn *c)
 	return 0;
 }
 
-static bool make_sa(struct conn *c)
+/*
+ * The [auth] files for auth = cert and eap, read into *cert, *key, *ca (the
+ * caller frees them) and set in cfg; without ca, the system's CA store.
+ */
+static bool read_credentials(struct conn *c, struct keel_config *cfg, struct keel_secret **cert,
+                             struct keel_secret **key, struct keel_secret **ca)
+{
+	const struct keel_profile *p = c->profile;
+	const char *store = NULL;
+	GError *err = NULL;
+	if (p->auth == KEEL_PROFILE_AUTH_CERT) {
+		if (!p->private_key) {
+			complain("auth = cert needs private-key in [auth] (and certificate, unless "
+			         "it is a PKCS#12 file)");
+			return false;
+		}
+		if ((p->certificate && !(*cert = keel_cred_read(p->certificate, NULL, &err))) ||
+		    !(*key = keel_cred_read(p->private_key, NULL, &err)))
+			goto fail;
+		if (*cert) {
+			cfg->cert = keel_secret_data(*cert);
+			cfg->cert_len = keel_secret_len(*cert);
+		}
+		cfg->key = *key;
+		cfg->key_passphrase = c->secrets ? c->secrets->key_passphrase : NULL;
+	}
+	if (p->ca) {
+		if (!(*ca = keel_cred_read(p->ca, NULL, &err)))
+			goto fail;
+		cfg->ca = keel_secret_data(*ca);
+		cfg->ca_len = keel_secret_len(*ca);
+	} else {
+		if (!(*ca = keel_cred_read_system_trust(&store, &err)))
+			goto fail;
+		debug(c, "verifying the gateway's certificate with the system CA store %s", store);
+		cfg->use_system_ca = true;
+		cfg->system_ca = keel_secret_data(*ca);
+		cfg->system_ca_len = keel_secret_len(*ca);
+	}
+	if (p->auth == KEEL_PROFILE_AUTH_EAP) {
+		cfg->eap_identity = p->username;
+		cfg->eap_password = c->psk;
+	}
+	cfg->now_wall_s = (int64_t)time(NULL);
+	return true;
+fail:
+	complain("%s", err->message);
+	g_error_free(err);
+	return false;
+}
+
+/* 0, or the exit status of a refusal. */
+static int make_sa(struct conn *c)
 {
 	const struct keel_profile *p = c->profile;
 	const struct keel_connect_opts *o = c->o;
+	struct keel_secret *cert = NULL, *key = NULL, *ca = NULL, *xauth_user = NULL;
 	struct keel_config cfg;
+	char why[256];
+	int status = KEEL_EXIT_FAILURE;
 
 	keel_config_init(&cfg);
-	cfg.ike_version = 2;
+	cfg.ike_version = p->ike_version == 1 ? 1 : 2;
+	cfg.ikev1_mode =
+	    p->mode == KEEL_PROFILE_MODE_AGGRESSIVE ? KEEL_IKEV1_AGGRESSIVE : KEEL_IKEV1_MAIN;
+	if (p->auth == KEEL_PROFILE_AUTH_XAUTH_PSK) {
+		xauth_user = keel_secret_new_from((const uint8_t *)p->username,
+		                                  (ptrdiff_t)strlen(p->username));
+		if (!xauth_user) {
+			complain("out of memory");
+			goto out;
+		}
+		cfg.xauth = true;
+		cfg.xauth_user = xauth_user;
+		cfg.xauth_password = c->secrets ? c->secrets->password : NULL;
+	}
 	cfg.local = c->local_ike;
 	cfg.remote = c->gw;
 	cfg.local_natt_port = c->local_natt.port;
 	cfg.remote_natt_port = IKE_NATT_PORT;
 	cfg.local_id = p->local_id;
 	cfg.remote_id = p->remote_id;
-	cfg.auth = KEEL_AUTH_PSK;
-	cfg.psk = c->psk;
+	cfg.auth = p->auth == KEEL_PROFILE_AUTH_CERT  ? KEEL_AUTH_CERT
+	           : p->auth == KEEL_PROFILE_AUTH_EAP ? KEEL_AUTH_EAP
+	                                              : KEEL_AUTH_PSK;
+	cfg.psk = cfg.auth == KEEL_AUTH_PSK ? c->psk : NULL;
 	cfg.n_ike_proposals = p->n_ike_proposals;
 	memcpy(cfg.ike_proposals, p->ike_proposals, sizeof(cfg.ike_proposals));
 	cfg.n_esp_proposals = p->n_esp_proposals;
@@ -867,29 +972,47 @@ static bool make_sa(struct conn *c)
 	cfg.log_level = o->verbose >= 2   ? KEEL_LOG_DEBUG
 	                : o->verbose == 1 ? KEEL_LOG_INFO
 	                                  : KEEL_LOG_WARN;
-	int rc = keel_sa_new(&cfg, &c->env, &c->sa);
+	if (cfg.auth != KEEL_AUTH_PSK && !read_credentials(c, &cfg, &cert, &key, &ca)) {
+		status = KEEL_EXIT_USAGE;
+		goto out;
+	}
+	/* a certificate, key or passphrase that will not do: say which, a bad profile */
+	int rc = keel_config_check(&cfg, why, sizeof(why));
+	if (rc < 0 && rc != KEEL_ERR_UNSUPPORTED && rc != KEEL_ERR_NOMEM) {
+		complain("%s", why);
+		status = KEEL_EXIT_USAGE;
+		goto out;
+	}
+	rc = keel_sa_new(&cfg, &c->env, &c->sa);
 	if (rc == KEEL_ERR_UNSUPPORTED) {
 		complain(
 		    "the profile asks for an algorithm or a setting Keel does not support yet");
-		return false;
+		goto out;
 	}
 	if (rc < 0) {
 		complain("cannot set up the connection: %s", keel_strerror(rc));
-		return false;
+		goto out;
 	}
-	return true;
+	status = 0;
+out:
+	/* the engine keeps what it needs */
+	keel_secret_free(cert);
+	keel_secret_free(key);
+	keel_secret_free(ca);
+	keel_secret_free(xauth_user);
+	return status;
 }
 
 static bool open_tun(struct conn *c)
 {
-	struct keel_tun_config tc = {.name = NULL};
+	struct keel_tun_config tc = {.name = NULL, .offload = true};
 	int rc = keel_tun_open(&tc, &c->tun);
 	if (rc < 0) {
 		complain("cannot create a TUN device: %s%s", strerror(-rc),
 		         rc == -EPERM ? " (keel needs root or CAP_NET_ADMIN)" : "");
 		return false;
 	}
-	return epoll_add(c, c->tun.fd, TAG_TUN);
+	return true; /* read by the data path's thread */
 }
 
 static void print_memory(struct conn *c)
@@ -920,6 +1043,9 @@ static void teardown(struct conn *c)
 		      st.tx_errors, st.rx_no_sa, st.rx_bad, st.rx_selector, st.rx_errors,
 		      st.keepalives);
 	}
+	/* the data path's threads use the TUN device and the sockets: stop them first */
+	keel_datapath_free(c->dp);
+	c->dp = NULL;
 	dns_finish(c);
 	dns_job_clear(&c->dns_job);
 	if (c->dns && !keel_dns_revert(c->dns, &err)) {
@@ -952,6 +1078,26 @@ static void teardown(struct conn *c)
 		print_memory(c);
 	if (c->sigfd >= 0)
 		close(c->sigfd);
+}
+
+static bool start_datapath(struct conn *c)
+{
+	int rc;
+	if ((rc = keel_datapath_new(c->natt_fd, &c->env, &c->dp)) < 0) {
+		complain("cannot set up the data path: %s", keel_strerror(rc));
+		return false;
+	}
+	keel_datapath_set_tun(c->dp, c->tun.fd, c->tun.vnet_hdr);
+	if ((rc = keel_datapath_start(c->dp)) < 0 ||
+	    !epoll_add(c, keel_datapath_event_fd(c->dp), TAG_NATT)) {
+		complain("cannot start the data path: %s", keel_strerror(rc < 0 ? rc : KEEL_ERR_NOMEM));
+		return false;
+	}
+	bool gso, gro, vnet;
+	keel_datapath_offloads(c->dp, &gso, &gro, &vnet);
+	debug(c, "data path: UDP GSO %s, UDP GRO %s, TUN offloads %s", gso ? "on" : "off",
+	      gro ? "on" : "off", vnet ? "on" : "off");
+	return true;
 }
 
 static int connect_run(struct conn *c)
@@ -992,13 +1138,8 @@ static int connect_run(struct conn *c)
 	}
 	if (!open_tun(c) || !resolve_gateway(c) || !open_sockets(c))
 		return KEEL_EXIT_FAILURE;
-	if ((rc = keel_datapath_new(c->natt_fd, &c->env, &c->dp)) < 0) {
-		complain("cannot set up the data path: %s", keel_strerror(rc));
-		return KEEL_EXIT_FAILURE;
-	}
-	keel_datapath_set_tun(c->dp, c->tun.fd);
-	if (!make_sa(c))
-		return KEEL_EXIT_FAILURE;
+	if ((rc = make_sa(c)) != 0)
+		return rc;
 	/* the engine keeps its own copy: ours goes now */
 	if (c->psk_owned)
 		keel_secret_free(c->psk);
@@ -1007,8 +1148,23 @@ static int connect_run(struct conn *c)
 	keel_secrets_free(c->secrets);
 	c->secrets = NULL;
 
-	keel_sa_start(c->sa, keel_now_ns());
-	drain(c);
+	/*
+	 * IKE_SA_INIT goes out before the data path's threads start: they are
+	 * needed from IKE_AUTH on (NAT-T port), and starting them can take
+	 * milliseconds on a busy machine, which the gateway's answer then
+	 * hides. A gateway on the NAT-T port needs them at once.
+	 */
+	bool sa_init_first = c->ike_fd >= 0;
+	if (sa_init_first) {
+		keel_sa_start(c->sa, keel_now_ns());
+		drain(c);
+	}
+	if (!start_datapath(c))
+		return KEEL_EXIT_FAILURE;
+	if (!sa_init_first) {
+		keel_sa_start(c->sa, keel_now_ns());
+		drain(c);
+	}
 	run_loop(c);
 
 	if (c->local_failure)

@@ -93,7 +93,7 @@ static void test_regular_file(const char *dir)
 
 	/* applying twice is refused */
 	CHECK(!keel_dns_apply(dns, &cfg, &error));
-	CHECK(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_EXISTS));
+	CHECK(g_error_matches(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS));
 	g_clear_error(&error);
 
 	CHECK(keel_dns_revert(dns, &error));
@@ -173,7 +173,7 @@ static void test_crash_recovery(const char *dir)
 	/* a new run must not stack its changes on the leftover */
 	dns = new_dns(path);
 	CHECK(!keel_dns_apply(dns, &cfg, &error));
-	CHECK(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_EXISTS));
+	CHECK(g_error_matches(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS));
 	g_clear_error(&error);
 	g_autofree char *still = read_text(path);
 	CHECK_STR(still, written);
@@ -213,7 +213,7 @@ static void test_refusals(const char *dir)
 	cfg.domains = evil;
 	cfg.n_domains = 1;
 	CHECK(!keel_dns_apply(dns, &cfg, &error));
-	CHECK(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT));
+	CHECK(g_error_matches(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_INVALID));
 	CHECK(error && strstr(error->message, "203.0.113.66") == NULL);
 	g_clear_error(&error);
 	g_autofree char *same = read_text(path);
@@ -243,7 +243,7 @@ static void test_refusals(const char *dir)
 	struct keel_dns_options opts = {.backend = KEEL_DNS_RESOLVED, .resolv_conf = path};
 	dns = keel_dns_new(&opts);
 	CHECK(!keel_dns_apply(dns, &cfg, &error));
-	CHECK(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+	CHECK(g_error_matches(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_NOT_FOUND));
 	g_clear_error(&error);
 	keel_dns_free(dns);
 	/* AUTO falls back to the file */

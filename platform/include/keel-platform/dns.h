@@ -15,8 +15,8 @@
  * survives a crash: keel_dns_recover() puts it back on the next start, and
  * keel_dns_apply() refuses to run while one exists.
  *
- * Errors are GErrors: G_IO_ERROR for files and arguments, D-Bus errors from
- * resolved as they come.
+ * Errors are GErrors in KEEL_DNS_ERROR. Nothing here needs GIO: the D-Bus
+ * calls to resolved go through a minimal client of Keel's own (dbus.c).
  */
 #ifndef KEEL_PLATFORM_DNS_H
 #define KEEL_PLATFORM_DNS_H
@@ -24,9 +24,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <gio/gio.h>
+#include <glib.h>
 
 #include <keel/config.h>
+
+#define KEEL_DNS_ERROR (keel_dns_error_quark())
+GQuark keel_dns_error_quark(void);
+
+enum keel_dns_error {
+	KEEL_DNS_ERROR_FAILED,    /* a file could not be read, written or replaced */
+	KEEL_DNS_ERROR_EXISTS,    /* already applied, or a backup left by a crash */
+	KEEL_DNS_ERROR_INVALID,   /* a search domain or server that cannot be used */
+	KEEL_DNS_ERROR_NOT_FOUND, /* backend RESOLVED, and systemd-resolved is not running */
+	KEEL_DNS_ERROR_RESOLVED,  /* systemd-resolved (or the bus) failed or refused a call;
+	                             the message names the D-Bus error */
+};
 
 enum keel_dns_backend {
 	KEEL_DNS_AUTO = 0,    /* resolved if it runs, else resolv.conf */
@@ -67,7 +79,7 @@ void keel_dns_free(struct keel_dns *dns);
  * Applies cfg (copied; borrowed for the call). With no servers nothing is
  * changed and TRUE is returned. Fails (nothing changed) on a domain with
  * other characters, when already applied, when a resolv.conf backup
- * exists (G_IO_ERROR_EXISTS: call keel_dns_recover() first), or when the
+ * exists (KEEL_DNS_ERROR_EXISTS: call keel_dns_recover() first), or when the
  * chosen backend fails; a resolv.conf half-written is rolled back.
  */
 bool keel_dns_apply(struct keel_dns *dns, const struct keel_dns_config *cfg, GError **error);

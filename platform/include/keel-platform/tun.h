@@ -22,17 +22,31 @@ struct keel_tun {
 	int fd; /* -1 once closed */
 	int ifindex;
 	char name[IFNAMSIZ]; /* the name the kernel gave, e.g. "keel0" */
+	/*
+	 * Each packet read or written starts with a struct virtio_net_hdr
+	 * (IFF_VNET_HDR), and the kernel hands over TCP super-packets of up
+	 * to 64 KiB with their checksums left to us (TUNSETOFFLOAD with
+	 * TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6): set when cfg->offload was asked
+	 * for and the kernel accepted it.
+	 */
+	bool vnet_hdr;
 };
 
 /*
- * What to create. Later options (IFF_VNET_HDR and TUNSETOFFLOAD for GSO/GRO,
- * IFF_MULTI_QUEUE for one queue per data-path thread) will be added here as
- * new fields whose zero value means "off", so existing callers stay valid.
+ * What to create. Later options (IFF_MULTI_QUEUE for one queue per
+ * data-path thread) will be added here as new fields whose zero value
+ * means "off", so existing callers stay valid.
  */
 struct keel_tun_config {
 	const char *name; /* NULL or "": "keel%d"; a name with "%d" lets the kernel number it */
 	uint32_t mtu;     /* 0: the kernel's default (1500); else 68..65535 */
 	bool up;          /* bring the link up once created (and the MTU set) */
+	/*
+	 * Ask for a virtio-net header and TCP segmentation offload (see
+	 * keel_tun.vnet_hdr). A kernel that refuses it gets a plain device:
+	 * check out->vnet_hdr.
+	 */
+	bool offload;
 };
 
 /*

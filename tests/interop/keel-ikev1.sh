@@ -1,0 +1,160 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# keel connect with ike = 1 against the lab's strongSwan gateway (TUN data
+# path), for the scenarios ikev1-aggr-psk-xauth (group PSK + XAUTH),
+# ikev1-aggr-psk and ikev1-main-psk: each gets its virtual IP, pings the
+# protected host through the tunnel, and SIGINT closes it (exit 0, no SA
+# left at the gateway). Aggressive Mode prints its warning exactly once.
+# A wrong group PSK and a wrong XAUTH password each fail with their own
+# message (exit 1). Then a quick mode rekey by the gateway under a running
+# ping (short CHILD lifetimes).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lab/lab.sh
+. "$here/../lab/lab.sh"
+# shellcheck source=keel-lib.sh
+. "$here/keel-lib.sh"
+KEEL_TEST=keel-ikev1
+keel_require ping
+
+# ikev1_profile AUTH [LINE...]: the scenario's IKEv1 profile. The group
+# name keyid:NAME is written as Keel's @#hex key ID.
+ikev1_profile() {
+	local auth=$1 id=${LAB_VAR[CLIENT_ID]}
+	shift
+	if [[ $id == keyid:* ]]; then
+		id="@#$(printf '%s' "${id#keyid:}" | od -An -tx1 | tr -d ' \n')"
+	fi
+	{
+		echo "[connection]"
+		echo "gateway = $LAB_GW_ADDR"
+		echo "ike = 1"
+		echo "auth = $auth"
+		echo "local-id = $id"
+		echo "remote-id = ${LAB_VAR[GW_ID]}"
+		echo "remote-ts = ${LAB_VAR[REMOTE_TS]}"
+		echo "ike-proposals = ${LAB_VAR[IKE_PROPOSALS]}"
+		echo "esp-proposals = ${LAB_VAR[ESP_PROPOSALS]}"
+		echo "datapath = tun"
+		local line
+		for line in "$@"; do
+			echo "$line"
+		done
+		if [ "$auth" = xauth-psk ]; then
+			printf '[auth]\nusername = %s\n' "${LAB_VAR[XAUTH_USER]}"
+		fi
+	} >"$KEEL_PROFILE"
+}
+
+# ikev1_secrets PSK [XAUTH-PASSWORD]
+ikev1_secrets() {
+	(
+		umask 077
+		printf '[secrets]\npsk = %s\n' "$1" >"$KEEL_SECRETS"
+		[ $# -ge 2 ] && printf 'password = %s\n' "$2" >>"$KEEL_SECRETS"
+		true
+	)
+}
+
+_gw_no_sa() { ! lab_swanctl gw --list-sas 2>/dev/null | grep -q ESTABLISHED; }
+
+# The Aggressive Mode warnings (a warn-level line of the engine) in the log.
+aggr_warnings() { grep -c '^warning: .*[Aa]ggressive [Mm]ode' "$KEEL_LOG"; }
+
+# connect SCENARIO MODE AUTH [LINE...]: up, ping, down, for one scenario.
+connect() {
+	local scenario=$1 mode=$2 auth=$3 tun vip sas n
+	shift 3
+	keel_lab "$scenario"
+	ikev1_profile "$auth" "mode = $mode" "$@"
+	if [ "$auth" = xauth-psk ]; then
+		ikev1_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
+	else
+		ikev1_secrets "${LAB_VAR[PSK]}"
+	fi
+	keel_start
+	keel_wait_up 20
+	grep -q '^tunnel up: virtual IP 100.64.0.[0-9]* on keel[0-9]*' "$KEEL_LOG" ||
+		keel_fail "$scenario: no virtual IP in: $(grep '^tunnel up' "$KEEL_LOG")"
+	tun=$(keel_tun_name)
+	[ -n "$tun" ] || keel_fail "$scenario: no keel TUN device in the client namespace"
+	vip=$(ip -n "$LAB_NS_CLI" -4 -o addr show dev "$tun" | awk '{ split($4, a, "/"); print a[1] }')
+	[[ $vip =~ ^100\.64\.0\.[0-9]+$ ]] || keel_fail "$scenario: no 100.64.0.x virtual IP on $tun: '$vip'"
+	ip netns exec "$LAB_NS_CLI" ping -q -n -c 5 -i 0.2 -W 5 "$LAB_HOST_ADDR" >"$LAB_RUN/ping.log" 2>&1 ||
+		keel_fail "$scenario: no ping reply from $LAB_HOST_ADDR: $(cat "$LAB_RUN/ping.log")"
+	grep -q ' 5 received' "$LAB_RUN/ping.log" ||
+		keel_fail "$scenario: lost pings: $(grep received "$LAB_RUN/ping.log")"
+	sas=$(lab_swanctl gw --list-sas)
+	grep -q "$vip" <<<"$sas" || keel_fail "$scenario: the gateway's SA does not name $vip: $sas"
+	n=$(aggr_warnings)
+	if [ "$mode" = aggressive ]; then
+		[ "$n" = 1 ] || keel_fail "$scenario: the Aggressive Mode warning was printed $n times, not once"
+	else
+		[ "$n" = 0 ] || keel_fail "$scenario: Main Mode printed an Aggressive Mode warning"
+	fi
+	keel_stop
+	[ "$KEEL_RC" = 0 ] || keel_fail "$scenario: keel exited with $KEEL_RC after SIGINT, not 0"
+	lab_wait 5 _gw_no_sa || keel_fail "$scenario: the SA stays at the gateway: $(lab_swanctl gw --list-sas)"
+	keel_no_secret "${LAB_VAR[PSK]}"
+	echo "$scenario: up with $vip, 5 pings, closed"
+}
+
+# refused CASE PATTERN: keel fails with exit 1 and a line 'keel: ...PATTERN...'.
+refused() {
+	local case=$1 pattern=$2
+	keel_start -v
+	keel_wait_exit 60
+	[ "$KEEL_RC" = 1 ] || keel_fail "$case: keel exited with $KEEL_RC, not 1"
+	grep -q '^tunnel up' "$KEEL_LOG" && keel_fail "$case: keel said the tunnel was up"
+	grep -qi "^keel: .*$pattern" "$KEEL_LOG" ||
+		keel_fail "$case: no line 'keel: ...$pattern...': $(grep '^keel: ' "$KEEL_LOG")"
+	echo "$case: $(grep '^keel: ' "$KEEL_LOG" | tail -n 1)"
+	cp "$KEEL_LOG" "$LAB_RUN/keel-$case.log"
+}
+
+connect ikev1-aggr-psk-xauth aggressive xauth-psk
+
+# The same gateway, wrong secrets. Aggressive Mode: the gateway's HASH_R
+# does not verify with another group PSK; XAUTH: the gateway says FAIL.
+ikev1_secrets "wrong-group-psk-$$" "${LAB_VAR[XAUTH_PASSWORD]}"
+refused wrong-psk 'pre-shared key'
+keel_no_secret "wrong-group-psk-$$"
+lab_wait 5 _gw_no_sa || keel_fail "wrong-psk: an SA stays at the gateway"
+ikev1_secrets "${LAB_VAR[PSK]}" "wrong-xauth-password-$$"
+refused wrong-xauth 'XAUTH\|user name or password'
+keel_no_secret "wrong-xauth-password-$$"
+lab_down
+
+# this scenario's proposals use SHA-1, as many IKEv1 gateways still do
+connect ikev1-aggr-psk aggressive psk "allow-weak = yes"
+lab_down
+connect ikev1-main-psk main psk
+lab_down
+
+# Quick mode rekeys by the gateway under a running ping.
+export KEEL_LAB_CHILD_REKEY_TIME=6s KEEL_LAB_CHILD_LIFE_TIME=9s
+keel_lab ikev1-main-psk
+ikev1_profile psk "mode = main"
+ikev1_secrets "${LAB_VAR[PSK]}"
+keel_start -v
+keel_wait_up 20
+ip netns exec "$LAB_NS_CLI" ping -q -n -c 80 -i 0.25 -W 2 "$LAB_HOST_ADDR" >"$LAB_RUN/ping.log" 2>&1
+keel_exited && keel_fail "rekey: keel exited while the gateway rekeyed"
+received=$(awk '/received/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^received/) print $i }' "$LAB_RUN/ping.log")
+[ "${received:-0}" -ge 76 ] || keel_fail "rekey: pings lost across the rekeys: $(grep received "$LAB_RUN/ping.log")"
+# Each quick mode (ours or the gateway's) makes a new CHILD SA at both ends.
+gw_children=$(grep -c 'CHILD_SA net{[0-9]*} established' "$LAB_RUN/gw/charon.log")
+installs=$(grep -c '^info: CHILD SA installed' "$KEEL_LOG")
+grep -q 'creating rekey job for CHILD_SA' "$LAB_RUN/gw/charon.log" ||
+	keel_fail "rekey: the gateway did not start a quick mode rekey"
+[ "$gw_children" -ge 3 ] || keel_fail "rekey: $gw_children CHILD SAs at the gateway, not 3 or more"
+[ "$installs" = "$gw_children" ] ||
+	keel_fail "rekey: keel installed $installs CHILD SAs, the gateway made $gw_children"
+keel_stop
+[ "$KEEL_RC" = 0 ] || keel_fail "rekey: keel exited with $KEEL_RC after SIGINT, not 0"
+lab_wait 5 _gw_no_sa || keel_fail "rekey: the SA stays at the gateway: $(lab_swanctl gw --list-sas)"
+echo "rekey: $received of 80 pings across $((installs - 1)) quick mode rekeys"
+
+echo "PASS: $KEEL_TEST"
+exit 0
