@@ -831,8 +831,8 @@ static int dispatch(struct keel_v1sa *sa, struct v1_p1 *p1)
 static int after_call(struct keel_v1sa *sa)
 {
 	run_pending(sa);
-	if (sa->nomem && !sa->finished) {
-		sa->nomem = false;
+	if (sa->outq.nomem && !sa->finished) {
+		sa->outq.nomem = false;
 		keel_v1sa_fail(sa, KEEL_REASON_INTERNAL, "out of memory");
 	}
 	return 0;

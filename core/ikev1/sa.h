@@ -20,9 +20,10 @@
 #include "crypto/dh.h"
 #include "crypto/kdf.h"
 #include "ikev1/ikev1.h"
+#include "util/outq.h"
 #include "wire/isakmp.h"
 
-#define V1_LOG_LINE_MAX   512
+#define V1_LOG_LINE_MAX   KEEL_OUTQ_LINE_MAX
 #define V1_NONCE_LEN      32 /* RFC 2409 §5: 8..256 bytes; 32 as for IKEv2 */
 #define V1_BLOCK_LEN      16 /* AES, the only phase 1 cipher Keel offers */
 #define V1_MSG_MAX        65535
@@ -256,8 +257,6 @@ struct v1_frag {
 	uint8_t *data[V1_MAX_FRAGS];
 };
 
-struct v1_out_item;
-
 struct keel_v1sa {
 	struct keel_config cfg;     /* psk NULL: the copy is psk below */
 	struct keel_v1_options opt; /* secrets NULL: the copies are below */
@@ -276,7 +275,6 @@ struct keel_v1sa {
 	enum keel_state state;
 	bool started;
 	bool finished;
-	bool nomem;
 	bool established;
 	bool stopping;
 
@@ -318,7 +316,7 @@ struct keel_v1sa {
 
 	struct v1_frag frag;
 
-	struct v1_out_item *out_head, *out_tail, *out_popped;
+	struct keel_outq outq;
 
 	/* the message being processed and scratch space, kept off the stack */
 	const struct keel_dgram *dgram;

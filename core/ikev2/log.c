@@ -1,76 +1,27 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The output queue of an SA (datagrams, CHILD SA operations, network
- * configuration, state changes, log lines) and the names of states and
- * reasons.
- *
- * Each queued item is one allocation: the public struct keel_out plus the
- * bytes its pointers refer to. Items holding key material are wiped on free.
+ * The IKEv2 SA's side of the output queue (util/outq.c) and the names of
+ * states and reasons.
  */
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <openssl/crypto.h>
 
 #include "ikev1/ikev1.h"
 #include "ikev2/sa.h"
 
-struct out_item {
-	struct out_item *next;
-	struct keel_out out;
-	bool secret;
-	size_t data_len;
-	uint8_t data[]; /* what out's pointers refer to */
-};
-
-static void item_free(struct out_item *it)
-{
-	if (!it)
-		return;
-	if (it->secret)
-		OPENSSL_cleanse(it->data, it->data_len);
-	free(it);
-}
-
 struct keel_out *keel_out_push(struct keel_sa *sa, enum keel_out_kind kind, size_t data_len,
                                bool secret, uint8_t **data)
 {
-	struct out_item *it = calloc(1, sizeof(*it) + data_len);
-	if (!it) {
-		sa->nomem = true;
-		return NULL;
-	}
-	it->out.kind = kind;
-	it->secret = secret;
-	it->data_len = data_len;
-	if (data)
-		*data = it->data;
-	if (sa->out_tail)
-		sa->out_tail->next = it;
-	else
-		sa->out_head = it;
-	sa->out_tail = it;
-	return &it->out;
+	return keel_outq_push(&sa->outq, kind, data_len, secret, data);
 }
 
 void keel_out_clear(struct keel_sa *sa)
 {
-	item_free(sa->out_popped);
-	sa->out_popped = NULL;
-	while (sa->out_head) {
-		struct out_item *it = sa->out_head;
-		sa->out_head = it->next;
-		item_free(it);
-	}
-	sa->out_tail = NULL;
+	keel_outq_clear(&sa->outq);
 }
 
 void keel_out_release(struct keel_sa *sa)
 {
-	item_free(sa->out_popped);
-	sa->out_popped = NULL;
+	keel_outq_release(&sa->outq);
 }
 
 bool keel_sa_pop(struct keel_sa *sa, struct keel_out *out)
@@ -79,72 +30,24 @@ bool keel_sa_pop(struct keel_sa *sa, struct keel_out *out)
 		return false;
 	if (sa->v1)
 		return keel_v1sa_pop(sa->v1, out);
-	keel_out_release(sa);
-	struct out_item *it = sa->out_head;
-	if (!it)
-		return false;
-	sa->out_head = it->next;
-	if (!sa->out_head)
-		sa->out_tail = NULL;
-	it->next = NULL;
-	sa->out_popped = it;
-	*out = it->out;
-	return true;
-}
-
-__attribute__((format(printf, 3, 0))) static char *push_text(struct keel_sa *sa,
-                                                             enum keel_out_kind kind,
-                                                             const char *fmt, va_list ap,
-                                                             struct keel_out **o)
-{
-	char line[KEEL_LOG_LINE_MAX];
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		n = 0;
-	size_t len = strlen(line);
-	/* one line: no control characters may come through a %s */
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-			line[i] = '?';
-	uint8_t *data;
-	*o = keel_out_push(sa, kind, len + 1, false, &data);
-	if (!*o)
-		return NULL;
-	memcpy(data, line, len + 1);
-	return (char *)data;
+	return keel_outq_pop(&sa->outq, out);
 }
 
 void keel_log(struct keel_sa *sa, enum keel_log_level level, const char *fmt, ...)
 {
-	if (level > sa->cfg.log_level)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	struct keel_out *o;
-	char *text = push_text(sa, KEEL_OUT_LOG, fmt, ap, &o);
+	keel_outq_vlog(&sa->outq, sa->cfg.log_level, level, fmt, ap);
 	va_end(ap);
-	if (!text)
-		return;
-	o->u.log.level = level;
-	o->u.log.text = text;
 }
 
 void keel_sa_set_state(struct keel_sa *sa, enum keel_state state, enum keel_reason reason,
                        const char *fmt, ...)
 {
-	if (sa->state == state)
-		return;
-	sa->state = state;
 	va_list ap;
 	va_start(ap, fmt);
-	struct keel_out *o;
-	char *text = push_text(sa, KEEL_OUT_STATE, fmt, ap, &o);
+	keel_outq_vset_state(&sa->outq, &sa->state, state, reason, fmt, ap);
 	va_end(ap);
-	if (!text)
-		return;
-	o->u.state.state = state;
-	o->u.state.reason = reason;
-	o->u.state.text = text;
 }
 
 const char *keel_state_name(enum keel_state s)

@@ -367,7 +367,7 @@ struct ike_sa *keel_ike_new(struct keel_sa *sa)
 			continue;
 		struct ike_sa *ike = calloc(1, sizeof(*ike));
 		if (!ike) {
-			sa->nomem = true;
+			sa->outq.nomem = true;
 			return NULL;
 		}
 		sa->ikes[i] = ike;
@@ -663,8 +663,8 @@ static void retransmit(struct keel_sa *sa)
 static int after_call(struct keel_sa *sa)
 {
 	run_pending(sa);
-	if (sa->nomem && !sa->finished) {
-		sa->nomem = false;
+	if (sa->outq.nomem && !sa->finished) {
+		sa->outq.nomem = false;
 		keel_sa_fail(sa, KEEL_REASON_INTERNAL, "out of memory");
 	}
 	return 0;

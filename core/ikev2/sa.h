@@ -19,9 +19,10 @@
 #include "ikev2/auth.h"
 #include "ikev2/keys.h"
 #include "ikev2/sk.h"
+#include "util/outq.h"
 #include "wire/ikev2.h"
 
-#define KEEL_LOG_LINE_MAX   512
+#define KEEL_LOG_LINE_MAX   KEEL_OUTQ_LINE_MAX
 #define KEEL_NONCE_LEN      32 /* RFC 7296 §2.10: at least half the PRF key size */
 #define KEEL_MAX_CHILDREN   8
 #define KEEL_MAX_IKE_SAS    3 /* current, the one being replaced, a colliding rekey's */
@@ -204,7 +205,6 @@ struct rx {
 	uint8_t unsupported; /* an unknown critical inner payload, RFC 7296 §2.5 */
 };
 
-struct out_item;
 struct keel_v1sa;
 
 struct keel_sa {
@@ -224,7 +224,6 @@ struct keel_sa {
 	enum keel_state state;
 	bool started;
 	bool finished; /* CLOSED or FAILED reported */
-	bool nomem;    /* an output could not be queued */
 	bool established;
 	bool stopping;
 
@@ -264,7 +263,7 @@ struct keel_sa {
 	size_t n_subnets;
 	struct keel_prefix subnets[KEEL_MAX_ROUTES];
 
-	struct out_item *out_head, *out_tail, *out_popped;
+	struct keel_outq outq; /* outq.nomem: an output could not be queued */
 
 	/* scratch space, kept off the stack: one payload, one received message */
 	struct keel_v2_payload pl;    /* building */
@@ -279,7 +278,7 @@ struct keel_sa {
 /*
  * Appends an output with data_len bytes of storage (*data) for what its
  * pointers refer to; secret storage is wiped when freed. NULL on ENOMEM
- * (sa->nomem is then set).
+ * (sa->outq.nomem is then set).
  */
 struct keel_out *keel_out_push(struct keel_sa *sa, enum keel_out_kind kind, size_t data_len,
                                bool secret, uint8_t **data);
