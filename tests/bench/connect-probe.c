@@ -271,6 +271,10 @@ static pid_t start_client(const struct opts *o, struct shared *sh, int log_fd)
 		return pid;
 	setsid();
 	redirect(o->stdin_path, log_fd);
+	/* a blocked mask survives exec: clients with plain handlers would never see SIGINT */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	sh->t0_ns = now_ns();
 	execvp(o->client[0], o->client);
 	sh->exec_errno = errno;
@@ -393,7 +397,7 @@ int main(int argc, char **argv)
 	sigemptyset(&stop_mask);
 	sigaddset(&stop_mask, SIGINT);
 	sigaddset(&stop_mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &stop_mask, NULL); /* the children unblock it in exec */
+	sigprocmask(SIG_BLOCK, &stop_mask, NULL); /* start_client() unblocks it in the child */
 
 	uint16_t id = (uint16_t)getpid();
 	/* a route already there (a tunnel left up) would make the figure meaningless */
