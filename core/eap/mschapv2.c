@@ -8,6 +8,7 @@
  * key three times (E_K(D_K(E_K(x))) = E_K(x)) from the default provider.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -443,8 +444,16 @@ static int on_failure(struct keel_eap *e, struct keel_rd *r, struct keel_wr *w)
 
 	/* RFC 2759 §6: "E=eeeeeeeeee R=r C=cccc... V=vvvvvvvvvv M=<msg>" */
 	if (msg_field(msg, msg_len, 'E', &v, &v_len) && v_len >= 1 && v_len <= 10) {
-		for (size_t i = 0; i < v_len && code >= 0; i++)
-			code = v[i] >= '0' && v[i] <= '9' ? code * 10 + (v[i] - '0') : -1;
+		/* up to ten digits: add them up where they cannot overflow */
+		uint64_t value = 0;
+		for (size_t i = 0; i < v_len && code >= 0; i++) {
+			if (v[i] < '0' || v[i] > '9')
+				code = -1;
+			else
+				value = value * 10 + (uint64_t)(v[i] - '0');
+		}
+		if (code >= 0)
+			code = value <= INT_MAX ? (int)value : -1;
 	}
 	if (code <= 0)
 		code = -1; /* a Failure without a readable error */
