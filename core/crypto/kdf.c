@@ -587,38 +587,27 @@ int keel_ikev1_derive(enum keel_prf_alg prf, const struct keel_secret *skeyid, c
 	rc = keel_prf_new(prf, keel_secret_data(skeyid), keel_secret_len(skeyid), &p);
 	if (rc < 0)
 		goto out;
-	/* RFC 2409 §5: SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0) */
-	struct keel_iov in_d[] = {
-	    {g_xy, g_xy_len},
-	    {cky_i, 8},
-	    {cky_r, 8},
-	    {&c012[0], 1},
-	};
-	rc = prf_secret(p, in_d, 4, &k.skeyid_d);
-	if (rc < 0)
-		goto out;
-	/* SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1) */
-	struct keel_iov in_a[] = {
-	    {keel_secret_data(k.skeyid_d), keel_secret_len(k.skeyid_d)},
-	    {g_xy, g_xy_len},
-	    {cky_i, 8},
-	    {cky_r, 8},
-	    {&c012[1], 1},
-	};
-	rc = prf_secret(p, in_a, 5, &k.skeyid_a);
-	if (rc < 0)
-		goto out;
-	/* SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2) */
-	struct keel_iov in_e[] = {
-	    {keel_secret_data(k.skeyid_a), keel_secret_len(k.skeyid_a)},
-	    {g_xy, g_xy_len},
-	    {cky_i, 8},
-	    {cky_r, 8},
-	    {&c012[2], 1},
-	};
-	rc = prf_secret(p, in_e, 5, &k.skeyid_e);
-	if (rc < 0)
-		goto out;
+	/*
+	 * RFC 2409 §5, each key feeding the next:
+	 *   SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0)
+	 *   SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1)
+	 *   SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2)
+	 */
+	struct keel_secret **chain[3] = {&k.skeyid_d, &k.skeyid_a, &k.skeyid_e};
+	const struct keel_secret *prev = NULL;
+	for (size_t i = 0; i < 3; i++) {
+		struct keel_iov in[] = {
+		    {prev ? keel_secret_data(prev) : NULL, prev ? keel_secret_len(prev) : 0},
+		    {g_xy, g_xy_len},
+		    {cky_i, 8},
+		    {cky_r, 8},
+		    {&c012[i], 1},
+		};
+		rc = prf_secret(p, in, 5, chain[i]);
+		if (rc < 0)
+			goto out;
+		prev = *chain[i];
+	}
 	if (encr_key_len > 0) {
 		rc = keel_ikev1_encr_key_expand(prf, k.skeyid_e, encr_key_len, &k.encr_key);
 		if (rc < 0)
