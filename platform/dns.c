@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +30,8 @@ struct keel_dns {
 	enum keel_dns_backend backend; /* what the caller asked for */
 	char *path;
 	char *backup;
+	char *lock;  /* "<path>.keel-lock": flock()ed while our change is in place */
+	int lock_fd; /* -1: not held */
 	enum keel_dns_backend used; /* AUTO: nothing applied */
 	int ifindex;
 };
@@ -43,12 +46,62 @@ static char *backup_path(const char *path)
 	return g_strconcat(path, ".keel-backup", NULL);
 }
 
+static char *lock_path(const char *path)
+{
+	return g_strconcat(path, ".keel-lock", NULL);
+}
+
+/*
+ * The lock that tells a running keel's backup from a crashed one's: held
+ * (flock, so it dies with its process) from before the backup is made until
+ * it has been put back. 0 and *fd held; 1 when another process holds it;
+ * -1 (errno set) on failure. The file is removed while locked on release,
+ * so a locker that opened it before checks that its file is still the one
+ * at the path.
+ */
+static int lock_take(const char *lock, int *fd)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		struct stat a, b;
+		int f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (f < 0)
+			return -1;
+		if (flock(f, LOCK_EX | LOCK_NB) < 0) {
+			int err = errno;
+			close(f);
+			if (err == EWOULDBLOCK)
+				return 1;
+			errno = err;
+			return -1;
+		}
+		if (fstat(f, &a) == 0 && stat(lock, &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino) {
+			*fd = f;
+			return 0;
+		}
+		close(f); /* removed or replaced while we waited: take the new one */
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+static void lock_release(const char *lock, int *fd)
+{
+	if (*fd < 0)
+		return;
+	unlink(lock);
+	close(*fd);
+	*fd = -1;
+}
+
 struct keel_dns *keel_dns_new(const struct keel_dns_options *opts)
 {
 	struct keel_dns *d = g_new0(struct keel_dns, 1);
 	d->backend = opts ? opts->backend : KEEL_DNS_AUTO;
 	d->path = g_strdup(opts && opts->resolv_conf ? opts->resolv_conf : "/etc/resolv.conf");
 	d->backup = backup_path(d->path);
+	d->lock = lock_path(d->path);
+	d->lock_fd = -1;
 	d->used = KEEL_DNS_AUTO;
 	return d;
 }
@@ -57,8 +110,11 @@ void keel_dns_free(struct keel_dns *d)
 {
 	if (!d)
 		return;
+	if (d->lock_fd >= 0)
+		close(d->lock_fd); /* as a crash would: the backup stays for recovery */
 	g_free(d->path);
 	g_free(d->backup);
+	g_free(d->lock);
 	g_free(d);
 }
 
@@ -195,7 +251,21 @@ int keel_dns_recover(const char *resolv_conf, GError **error)
 {
 	const char *path = resolv_conf ? resolv_conf : "/etc/resolv.conf";
 	g_autofree char *backup = backup_path(path);
-	return restore_backup(path, backup, error);
+	g_autofree char *lock = lock_path(path);
+	struct stat st;
+	int fd = -1;
+	if (lstat(backup, &st) < 0 && errno == ENOENT)
+		return 0;
+	int held = lock_take(lock, &fd);
+	if (held < 0) {
+		errno_fail(error, errno, "cannot lock", lock);
+		return -1;
+	}
+	if (held > 0)
+		return 0; /* the backup of a keel that is still running */
+	int r = restore_backup(path, backup, error);
+	lock_release(lock, &fd);
+	return r;
 }
 
 /* Saves path as backup (see dns.h); the original's text (or NULL) goes to *text. */
@@ -286,15 +356,28 @@ static char *resolv_conf_text(const struct keel_dns_config *cfg, const char *old
 static bool file_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GError **error)
 {
 	struct stat st;
+	int held = lock_take(d->lock, &d->lock_fd);
+	if (held < 0)
+		return errno_fail(error, errno, "cannot lock", d->lock);
+	if (held > 0) {
+		g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS,
+		            "another running keel has changed %s; the DNS servers of this "
+		            "connection are not set",
+		            d->path);
+		return false;
+	}
 	if (lstat(d->backup, &st) == 0) {
 		g_set_error(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS,
 		            "%s exists: an earlier run did not restore %s (recover it first)",
 		            d->backup, d->path);
+		lock_release(d->lock, &d->lock_fd);
 		return false;
 	}
 	g_autofree char *old = NULL;
-	if (!save_original(d->path, d->backup, &old, error))
+	if (!save_original(d->path, d->backup, &old, error)) {
+		lock_release(d->lock, &d->lock_fd);
 		return false;
+	}
 
 	g_autofree char *text = resolv_conf_text(cfg, old);
 	g_autofree char *tmp = g_strconcat(d->path, ".keel-new", NULL);
@@ -305,7 +388,8 @@ static bool file_apply(struct keel_dns *d, const struct keel_dns_config *cfg, GE
 	if (err) {
 		unlink(tmp);
 		errno_fail(error, err, "cannot write", d->path);
-		restore_backup(d->path, d->backup, NULL);
+		if (restore_backup(d->path, d->backup, NULL) >= 0)
+			lock_release(d->lock, &d->lock_fd);
 		return false;
 	}
 	return true;
@@ -376,6 +460,7 @@ bool keel_dns_revert(struct keel_dns *d, GError **error)
 	case KEEL_DNS_RESOLV_CONF:
 		if (restore_backup(d->path, d->backup, error) < 0)
 			return false;
+		lock_release(d->lock, &d->lock_fd);
 		break;
 	case KEEL_DNS_RESOLVED:
 		if (!keel_dns_resolved_revert(d->ifindex, error))

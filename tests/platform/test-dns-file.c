@@ -200,6 +200,57 @@ static void test_crash_recovery(const char *dir)
 	CHECK(!g_file_test(none, G_FILE_TEST_EXISTS));
 }
 
+/* A second keel while the first one's change is in place: hands off. */
+static void test_running_owner(const char *dir)
+{
+	g_autofree char *path = g_build_filename(dir, "owned.conf", NULL);
+	g_autofree char *backup = g_strconcat(path, ".keel-backup", NULL);
+	g_autofree char *lock = g_strconcat(path, ".keel-lock", NULL);
+	g_autoptr(GError) error = NULL;
+	CHECK(g_file_set_contents(path, original, -1, NULL));
+
+	struct keel_dns *first = new_dns(path);
+	struct keel_dns_config cfg = config();
+	CHECK(keel_dns_apply(first, &cfg, &error));
+	CHECK(g_file_test(lock, G_FILE_TEST_EXISTS));
+
+	/* the second run's start-up recovery must not undo the first's change */
+	CHECK_INT(keel_dns_recover(path, &error), 0);
+	CHECK(error == NULL);
+	g_autofree char *still = read_text(path);
+	CHECK_STR(still, written);
+	CHECK(g_file_test(backup, G_FILE_TEST_IS_REGULAR));
+
+	/* and its own change is refused, naming why */
+	struct keel_dns *second = new_dns(path);
+	CHECK(!keel_dns_apply(second, &cfg, &error));
+	CHECK(g_error_matches(error, KEEL_DNS_ERROR, KEEL_DNS_ERROR_EXISTS));
+	CHECK(error && strstr(error->message, "another running keel") != NULL);
+	g_clear_error(&error);
+	CHECK_INT(keel_dns_backend_used(second), KEEL_DNS_AUTO);
+	CHECK(keel_dns_revert(second, &error)); /* nothing of its own to undo */
+	g_autofree char *still2 = read_text(path);
+	CHECK_STR(still2, written);
+	keel_dns_free(second);
+
+	/* the first one reverts: the original is back, no lock or backup left */
+	CHECK(keel_dns_revert(first, &error));
+	g_autofree char *back = read_text(path);
+	CHECK_STR(back, original);
+	CHECK(!g_file_test(backup, G_FILE_TEST_EXISTS));
+	CHECK(!g_file_test(lock, G_FILE_TEST_EXISTS));
+	keel_dns_free(first);
+
+	/* a crash (handle gone, lock released with it): recovery works again */
+	first = new_dns(path);
+	CHECK(keel_dns_apply(first, &cfg, &error));
+	keel_dns_free(first);
+	CHECK_INT(keel_dns_recover(path, &error), 1);
+	g_autofree char *back2 = read_text(path);
+	CHECK_STR(back2, original);
+	CHECK(!g_file_test(lock, G_FILE_TEST_EXISTS));
+}
+
 static void test_refusals(const char *dir)
 {
 	g_autofree char *path = g_build_filename(dir, "refuse.conf", NULL);
@@ -284,6 +335,7 @@ int main(void)
 		test_symlink(dir);
 		test_absent(dir);
 		test_crash_recovery(dir);
+		test_running_owner(dir);
 		test_refusals(dir);
 		remove_tree(dir);
 	}

@@ -13,7 +13,10 @@
  * symbolic link to "keel:absent" if there was none. Reverting renames the
  * backup over the file, so the original comes back exactly. The backup
  * survives a crash: keel_dns_recover() puts it back on the next start, and
- * keel_dns_apply() refuses to run while one exists.
+ * keel_dns_apply() refuses to run while one exists. While its change is in
+ * place, a run holds an flock() on "<path>.keel-lock", so the backup of a
+ * keel that is still running is never taken for a crashed one's: recovery
+ * leaves it alone, and a second keel's apply is refused.
  *
  * Errors are GErrors in KEEL_DNS_ERROR. Nothing here needs GIO: the D-Bus
  * calls to resolved go through a minimal client of Keel's own (dbus.c).
@@ -95,9 +98,10 @@ bool keel_dns_revert(struct keel_dns *dns, GError **error);
 enum keel_dns_backend keel_dns_backend_used(const struct keel_dns *dns);
 
 /*
- * After a crash: if "<resolv_conf>.keel-backup" exists, puts it back over
- * resolv_conf (NULL: /etc/resolv.conf). Returns 1 when it restored
- * something, 0 when there was no backup, -1 with *error set on failure.
+ * After a crash: if "<resolv_conf>.keel-backup" exists and no running keel
+ * holds its lock, puts it back over resolv_conf (NULL: /etc/resolv.conf).
+ * Returns 1 when it restored something, 0 when there was no backup (or it
+ * belongs to a running keel), -1 with *error set on failure.
  */
 int keel_dns_recover(const char *resolv_conf, GError **error);
 
