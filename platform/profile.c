@@ -253,9 +253,9 @@ static bool parse_id(const struct ctx *c, const struct keel_ini_entry *e, char *
 	if (rc < 0) {
 		g_autofree char *q = quote(e->value);
 		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key, "%s, got %s",
-		            rc == KEEL_ERR_UNSUPPORTED
-		                ? "distinguished-name identities are not supported yet"
-		                : "expected an address, a host name, user@domain or @#hex",
+		            rc == KEEL_ERR_NOMEM ? "out of memory"
+		                                 : "expected an address, a host name, user@domain, "
+		                                   "@#hex or a distinguished name (C=.., O=.., CN=..)",
 		            q);
 	}
 	*text = g_strdup(e->value);

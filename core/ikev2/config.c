@@ -8,6 +8,8 @@
 
 #include <keel/config.h>
 
+#include "crypto/dn.h"
+#include "crypto/x509.h"
 #include "ikev2/addr.h"
 
 ptrdiff_t keel_af_addr_len(enum keel_af family)
@@ -539,7 +541,12 @@ int keel_id_from_text(const char *text, struct keel_id *out)
 		id.type = KEEL_ID_KEY_ID;
 		id.len = (uint16_t)(n / 2);
 	} else if (strchr(text, '=')) {
-		return KEEL_ERR_UNSUPPORTED;
+		size_t n;
+		int rc = keel_dn_from_text(text, id.data, sizeof(id.data), &n);
+		if (rc < 0)
+			return rc == KEEL_ERR_NOMEM ? rc : KEEL_ERR_INVAL;
+		id.type = KEEL_ID_DER_ASN1_DN;
+		id.len = (uint16_t)n;
 	} else {
 		const char *v = text;
 		if (text[0] == '@') {
@@ -611,9 +618,17 @@ ptrdiff_t keel_id_to_text(const struct keel_id *id, char *buf, size_t cap)
 		break;
 	case KEEL_ID_FQDN:
 	case KEEL_ID_RFC822_ADDR:
-	case KEEL_ID_DER_ASN1_DN:
 		keel_escape(id->data, len, tmp, sizeof(tmp));
 		break;
+	case KEEL_ID_DER_ASN1_DN: {
+		/* "C=CH, O=Example, CN=gw", escaped as for certificates */
+		static const char prefix[] = "DN ";
+		struct keel_x509_id x = {.type = KEEL_ID_DER_ASN1_DN, .data = id->data, .len = len};
+		keel_x509_id_format(&x, tmp, sizeof(tmp));
+		if (strncmp(tmp, prefix, sizeof(prefix) - 1) == 0)
+			memmove(tmp, tmp + sizeof(prefix) - 1, strlen(tmp) - (sizeof(prefix) - 2));
+		break;
+	}
 	}
 	size_t n = strlen(tmp);
 	if (cap == 0)

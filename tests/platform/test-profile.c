@@ -278,11 +278,12 @@ static void test_errors(void)
 	    KEEL_PROFILE_ERROR_INVALID,
 	    "office.conf:4: key 'remote-ts': expected an address, a prefix like "
 	    "198.51.100.0/24 or a range a-b, got \"\"");
-	/* a value with '=' inside: split at the first '=' only */
-	EXPECT_ERROR("[connection]\ngateway = g.example\nauth = psk\nlocal-id = C=CH, O=Example\n",
+	/* a value with '=' inside: split at the first '=' only (a DN, here a bad one) */
+	EXPECT_ERROR("[connection]\ngateway = g.example\nauth = psk\nlocal-id = C=CH, Q=Example\n",
 	             KEEL_PROFILE_ERROR_INVALID,
-	             "office.conf:4: key 'local-id': distinguished-name identities are not "
-	             "supported yet, got \"C=CH, O=Example\"");
+	             "office.conf:4: key 'local-id': expected an address, a host name, "
+	             "user@domain, @#hex or a distinguished name (C=.., O=.., CN=..), got "
+	             "\"C=CH, Q=Example\"");
 	/* control bytes are escaped when echoed */
 	EXPECT_ERROR("[connection]\ngateway = g.example\nauth = psk\nike = 2\x01\n",
 	             KEEL_PROFILE_ERROR_INVALID,

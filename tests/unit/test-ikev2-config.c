@@ -141,7 +141,11 @@ static void test_ids(void)
 	CHECK_MEM(id.data, id.len, "\x00\xff\x10", 3);
 	keel_id_to_text(&id, buf, sizeof(buf));
 	CHECK(strcmp(buf, "@#00ff10") == 0);
-	CHECK_INT(keel_id_from_text("CN=gw, O=Keel", &id), KEEL_ERR_UNSUPPORTED);
+	CHECK_INT(keel_id_from_text("CN=gw, O=Keel", &id), 0);
+	CHECK_INT(id.type, KEEL_ID_DER_ASN1_DN);
+	keel_id_to_text(&id, buf, sizeof(buf));
+	CHECK(strcmp(buf, "CN=gw, O=Keel") == 0);
+	CHECK_INT(keel_id_from_text("CN=gw, Q=Keel", &id), KEEL_ERR_INVAL);
 	CHECK_INT(keel_id_from_text("", &id), KEEL_ERR_INVAL);
 	CHECK_INT(keel_id_from_text("@#abc", &id), KEEL_ERR_INVAL);
 	/* peer strings are escaped for logs */

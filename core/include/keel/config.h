@@ -418,9 +418,10 @@ ptrdiff_t keel_proposal_to_text(const struct keel_proposal *p, char *buf, size_t
 /*
  * Parses an identity as strongSwan does: an IPv4 or IPv6 literal is an
  * address ID; "@name" or a name without '@' is FQDN (without the '@');
- * "user@domain" is RFC822_ADDR; "@#hex" is KEY_ID. A distinguished name
- * (contains '=') is KEEL_ERR_UNSUPPORTED for now. Errors: KEEL_ERR_INVAL
- * (empty, too long, bad hex).
+ * "user@domain" is RFC822_ADDR; "@#hex" is KEY_ID; text with '=' is a
+ * distinguished name, "C=CH, O=Example, CN=gw" or "/C=CH/O=Example/CN=gw",
+ * DER_ASN1_DN (the DER of the X.509 Name). Errors: KEEL_ERR_INVAL (empty,
+ * too long, bad hex, a DN that does not parse), KEEL_ERR_NOMEM.
  */
 int keel_id_from_text(const char *text, struct keel_id *out);
 
