@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
@@ -131,4 +132,18 @@ out:
 	OPENSSL_free(der);
 	X509_NAME_free(name);
 	return rc;
+}
+
+bool keel_dn_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	const unsigned char *pa = a, *pb = b;
+	if (a_len == 0 || b_len == 0 || a_len > LONG_MAX || b_len > LONG_MAX)
+		return false;
+	X509_NAME *na = d2i_X509_NAME(NULL, &pa, (long)a_len);
+	X509_NAME *nb = d2i_X509_NAME(NULL, &pb, (long)b_len);
+	bool eq = na && nb && pa == a + a_len && pb == b + b_len && X509_NAME_cmp(na, nb) == 0;
+	X509_NAME_free(na);
+	X509_NAME_free(nb);
+	ERR_clear_error();
+	return eq;
 }

@@ -21,4 +21,10 @@
  */
 int keel_dn_from_text(const char *text, uint8_t *out, size_t cap, size_t *len);
 
+/*
+ * Whether two DER Names are the same name (X509_NAME_cmp: string types,
+ * case and repeated blanks do not count). false if either does not parse.
+ */
+bool keel_dn_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
+
 #endif

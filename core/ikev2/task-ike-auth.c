@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto/dn.h"
 #include "eap/eap.h"
 #include "ikev2/addr.h"
 #include "ikev2/sa.h"
@@ -88,6 +89,8 @@ static void id_text(uint8_t type, const uint8_t *data, size_t len, char *buf, si
 
 static bool id_matches(const struct keel_id *want, const struct keel_v2_id *got)
 {
+	if (want->type == KEEL_ID_DER_ASN1_DN && got->type == KEEL_ID_DER_ASN1_DN)
+		return keel_dn_equal(want->data, want->len, got->data.p, got->data.len);
 	return want->type == got->type && want->len == got->data.len &&
 	       memcmp(want->data, got->data.p, want->len) == 0;
 }

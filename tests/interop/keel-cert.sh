@@ -10,6 +10,8 @@
 #  - the gateway's certificate expired, from an unknown CA, or for another
 #    name: exit 1 with a line saying so (for the name: what was expected
 #    and what the certificate presents), the client namespace untouched;
+#  - remote-id as a distinguished name: a gateway whose identity is its
+#    certificate's subject is accepted, another DN refused;
 #  - a 4096-bit RSA chain (gateway and intermediate CA) through a NAT router
 #    that drops every IP fragment: only IKE fragmentation (RFC 7383) gets
 #    the IKE_AUTH messages through, in both directions.
@@ -108,6 +110,23 @@ refused() {
 	up_and_down
 	grep -q 'ECDSA' "$KEEL_LOG" || keel_fail "no ECDSA signature in keel's log"
 	echo "ecdsa: connected through the intermediate CA"
+) || exit 1
+
+# A gateway whose IKE identity is its certificate's subject DN (strongSwan's
+# default for certificates): remote-id as a DN, then a DN it cannot prove.
+(
+	export KEEL_LAB_GW_ID='"C=XX, O=Keel Lab, CN=gw.keel.test"'
+	keel_lab ikev2-cert
+	cert_profile "$LAB_RUN/pki/alice.key"
+	sed -i 's|^remote-id = .*|remote-id = C=XX, O=Keel Lab, CN=gw.keel.test|' "$KEEL_PROFILE"
+	passphrase_secrets
+	up_and_down
+	grep -q 'authenticated the gateway .*CN=gw.keel.test.* with its certificate' "$KEEL_LOG" ||
+		keel_fail "keel did not authenticate the gateway by its DN"
+	sed -i 's|^remote-id = .*|remote-id = C=XX, O=Keel Lab, CN=other.keel.test|' "$KEEL_PROFILE"
+	# the gateway answers to no such identity
+	refused wrong-dn 1 "the gateway refused our certificate or identity"
+	echo "dn: connected to a gateway known by its DN; another DN refused"
 ) || exit 1
 
 # The gateway's certificate refused: expired, unknown CA, another name.

@@ -12,6 +12,8 @@
 
 #include <keel/config.h>
 
+#include "crypto/dn.h"
+
 #include "check.h"
 
 /*
@@ -38,7 +40,6 @@ int main(void)
 	CHECK_INT(keel_id_from_text("C=CH, O=Keel Test, CN=gw.keel.test", &id), 0);
 	CHECK_INT(id.type, KEEL_ID_DER_ASN1_DN);
 	CHECK_MEM(id.data, id.len, want, want_len);
-	free(want);
 
 	/* OpenSSL's one-line form and loose blanks: the same bytes */
 	CHECK_INT(keel_id_from_text("/C=CH/O=Keel Test/CN=gw.keel.test", &id2), 0);
@@ -66,6 +67,16 @@ int main(void)
 		X509_NAME_free(n);
 	}
 
+	/* the same name in other string types and case is equal; another is not */
+	struct keel_id id3;
+	CHECK_INT(keel_id_from_text("C=CH, O=KEEL TEST, CN=GW.keel.test", &id3), 0);
+	CHECK(keel_dn_equal(id3.data, id3.len, want, want_len));
+	CHECK(keel_dn_equal(id.data, id.len, want, want_len));
+	CHECK_INT(keel_id_from_text("C=CH, O=Keel Test, CN=other.keel.test", &id3), 0);
+	CHECK(!keel_dn_equal(id3.data, id3.len, want, want_len));
+	CHECK(!keel_dn_equal(id.data, id.len - 1, want, want_len));
+	CHECK(!keel_dn_equal(id.data, 0, want, want_len));
+
 	/* refusals */
 	static const char *const bad[] = {
 	    "=x",            /* no type */
@@ -91,5 +102,6 @@ int main(void)
 	memset(big + 3, 'a', sizeof(big) - 4);
 	big[sizeof(big) - 1] = '\0';
 	CHECK_INT(keel_id_from_text(big, &id2), KEEL_ERR_INVAL);
+	free(want);
 	return check_done();
 }
