@@ -180,7 +180,11 @@ static int ctx_new(uint16_t encr, size_t klen, enum keel_cipher_op op, const uin
 	/* the context keeps its own reference to the cipher */
 	if (!EVP_CipherInit_ex2(ctx, cipher, key, NULL, enc, NULL))
 		goto out;
-	if (!EVP_CIPHER_CTX_set_padding(ctx, 0))
+	/*
+	 * CBC: no PKCS#7 padding, ESP pads itself (RFC 4303 §2.4). Only there:
+	 * OpenSSL 3.0 re-applies the flag through OSSL_PARAMs at every IV set.
+	 */
+	if (EVP_CIPHER_get_block_size(cipher) > 1 && !EVP_CIPHER_CTX_set_padding(ctx, 0))
 		goto out;
 	*out = ctx;
 	ctx = NULL;
@@ -273,7 +277,11 @@ int keel_aead_seal(struct keel_aead *a, const uint8_t iv[KEEL_AEAD_IV_LEN], cons
 	if (EVP_CipherFinal_ex(a->ctx, out + outl, &finl) != 1 || finl != 0)
 		return KEEL_ERR_CRYPTO;
 	/* GCM with an 8 or 12-byte ICV sends the leading bytes of the tag (RFC 4106 §6) */
-	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, (int)a->icv_len, icv) != 1)
+	OSSL_PARAM tag[2] = {
+	    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, icv, a->icv_len),
+	    OSSL_PARAM_construct_end(),
+	};
+	if (EVP_CIPHER_CTX_get_params(a->ctx, tag) != 1)
 		return KEEL_ERR_CRYPTO;
 	return 0;
 }
@@ -289,7 +297,11 @@ int keel_aead_open(struct keel_aead *a, const uint8_t iv[KEEL_AEAD_IV_LEN], cons
 	if (!aead_start(a, iv, aad, aad_len))
 		return KEEL_ERR_CRYPTO;
 	/* the library compares the ICV in constant time in EVP_CipherFinal_ex() */
-	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, (int)a->icv_len, (void *)icv) != 1)
+	OSSL_PARAM tag[2] = {
+	    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, (void *)icv, a->icv_len),
+	    OSSL_PARAM_construct_end(),
+	};
+	if (EVP_CIPHER_CTX_set_params(a->ctx, tag) != 1)
 		return KEEL_ERR_CRYPTO;
 	if (len > 0 &&
 	    (EVP_CipherUpdate(a->ctx, out, &outl, in, (int)len) != 1 || (size_t)outl != len)) {
