@@ -116,6 +116,43 @@ static uint8_t esp_from_encr(uint16_t encr)
 	}
 }
 
+/* IKEv2 integrity ID -> AH transform ID (RFC 2407 §4.4.3, RFC 4868 §2.2): HMAC-SHA2 only */
+static uint8_t ah_from_integ(uint16_t integ)
+{
+	switch (integ) {
+	case KEEL_INTEG_HMAC_SHA2_256_128:
+		return KEEL_V1_AH_SHA2_256;
+	case KEEL_INTEG_HMAC_SHA2_384_192:
+		return KEEL_V1_AH_SHA2_384;
+	case KEEL_INTEG_HMAC_SHA2_512_256:
+		return KEEL_V1_AH_SHA2_512;
+	default:
+		return 0;
+	}
+}
+
+/* Appends transform id with auth_alg once per ESN setting p allows. */
+static void add_espx(struct keel_v1sa *sa, const struct keel_proposal *p, uint8_t prop, uint8_t id,
+                     uint16_t key_bits, uint16_t auth_alg)
+{
+	bool esn_off = p->n_esn == 0, esn_on = false;
+	for (size_t k = 0; k < p->n_esn; k++) {
+		esn_off |= p->esn[k] == 0;
+		esn_on |= p->esn[k] == 1;
+	}
+	for (int esn = 0; esn < 2; esn++) {
+		if ((esn ? !esn_on : !esn_off) || sa->n_espx >= V1_MAX_ESP_XFORMS)
+			continue;
+		sa->espx_prop[sa->n_espx] = prop;
+		sa->espx[sa->n_espx++] = (struct v1_esp_xform){
+		    .esp_id = id,
+		    .key_bits = key_bits,
+		    .auth_alg = auth_alg,
+		    .esn = esn != 0,
+		};
+	}
+}
+
 static bool group_ok(uint16_t g)
 {
 	return ((g >= 14 && g <= 21) || g == 31 || g == 32) && keel_dh_supported(g);
@@ -126,7 +163,7 @@ static bool group_ok(uint16_t g)
 int keel_v1_offer_build(struct keel_v1sa *sa)
 {
 	const struct keel_v1_options *o = &sa->opt;
-	uint16_t auth = o->xauth ? KEEL_V1_AUTH_XAUTH_INIT_PSK : KEEL_V1_AUTH_PSK;
+	uint16_t auth = keel_v1_auth_method(sa);
 
 	sa->n_p1x = 0;
 	for (size_t i = 0; i < o->n_ike_proposals; i++) {
@@ -166,13 +203,17 @@ int keel_v1_offer_build(struct keel_v1sa *sa)
 		}
 	}
 	sa->n_espx = 0;
-	for (size_t i = 0; i < sa->cfg.n_esp_proposals; i++) {
+	sa->child_proto = sa->cfg.n_ah_proposals ? KEEL_V1_PROTO_AH : KEEL_V1_PROTO_ESP;
+	/* RFC 2407 §4.4.3, §4.5: an AH transform ID and its Authentication Algorithm */
+	for (size_t i = 0; i < sa->cfg.n_ah_proposals; i++) {
+		const struct keel_proposal *p = &sa->cfg.ah_proposals[i];
+		for (size_t k = 0; k < p->n_integ; k++)
+			if (ah_from_integ(p->integ[k]))
+				add_espx(sa, p, (uint8_t)(i + 1), ah_from_integ(p->integ[k]), 0,
+				         auth_from_integ(p->integ[k]));
+	}
+	for (size_t i = 0; !sa->cfg.n_ah_proposals && i < sa->cfg.n_esp_proposals; i++) {
 		const struct keel_proposal *p = &sa->cfg.esp_proposals[i];
-		bool esn_off = p->n_esn == 0, esn_on = false;
-		for (size_t k = 0; k < p->n_esn; k++) {
-			esn_off |= p->esn[k] == 0;
-			esn_on |= p->esn[k] == 1;
-		}
 		for (size_t e = 0; e < p->n_encr; e++) {
 			const struct keel_encr_alg *ea = &p->encr[e];
 			uint8_t id = esp_from_encr(ea->id);
@@ -184,18 +225,7 @@ int keel_v1_offer_build(struct keel_v1sa *sa)
 				uint16_t a = aead ? 0 : auth_from_integ(p->integ[k]);
 				if (!aead && !a)
 					continue;
-				for (int esn = 0; esn < 2; esn++) {
-					if ((esn ? !esn_on : !esn_off) ||
-					    sa->n_espx >= V1_MAX_ESP_XFORMS)
-						continue;
-					sa->espx_prop[sa->n_espx] = (uint8_t)(i + 1);
-					sa->espx[sa->n_espx++] = (struct v1_esp_xform){
-					    .esp_id = id,
-					    .key_bits = ea->key_bits,
-					    .auth_alg = a,
-					    .esn = esn != 0,
-					};
-				}
+				add_espx(sa, p, (uint8_t)(i + 1), id, ea->key_bits, a);
 			}
 		}
 	}
@@ -356,7 +386,7 @@ void keel_v1_enc_esp_sa(struct keel_v1sa *sa, struct keel_v1_enc *e, uint32_t sp
 	for (size_t i = 0; i < sa->n_espx;) {
 		uint8_t prop = sa->espx_prop[i];
 		uint8_t xn = 1;
-		keel_v1_enc_proposal_begin(e, prop, KEEL_V1_PROTO_ESP, spib, 4);
+		keel_v1_enc_proposal_begin(e, prop, sa->child_proto, spib, 4);
 		for (; i < sa->n_espx && sa->espx_prop[i] == prop; i++) {
 			keel_v1_enc_transform_begin(e, xn++, sa->espx[i].esp_id);
 			enc_esp_attrs(e, &sa->espx[i], group, encap_mode(sa),
@@ -399,11 +429,14 @@ static bool esp_xform_eq(const struct v1_esp_xform *a, const struct v1_esp_xform
 	       a->esn == b->esn;
 }
 
-static void algs_from(const struct v1_esp_xform *x, uint16_t group, struct v1_algs *alg)
+static void algs_from(const struct keel_v1sa *sa, const struct v1_esp_xform *x, uint16_t group,
+                      struct v1_algs *alg)
 {
 	memset(alg, 0, sizeof(*alg));
-	alg->encr = x->esp_id; /* same numbers, see esp_from_encr() */
-	alg->encr_key_bits = x->key_bits;
+	if (sa->child_proto == KEEL_V1_PROTO_ESP) {
+		alg->encr = x->esp_id; /* same numbers, see esp_from_encr() */
+		alg->encr_key_bits = x->key_bits;
+	}
 	alg->integ = integ_from_auth(x->auth_alg);
 	alg->esn = x->esn;
 	alg->group = group;
@@ -418,7 +451,7 @@ int keel_v1_esp_choice(struct keel_v1sa *sa, struct v1_qm *q, const struct keel_
 
 	if (keel_v1_sa_decode(pl, s) < 0 || keel_v1_sa_verify(s) < 0)
 		return KEEL_ERR_MALFORMED;
-	if (s->n_proposals != 1 || s->proposals[0].protocol != KEEL_V1_PROTO_ESP ||
+	if (s->n_proposals != 1 || s->proposals[0].protocol != sa->child_proto ||
 	    s->proposals[0].spi_len != 4 || s->proposals[0].n_transforms != 1)
 		return KEEL_ERR_MALFORMED;
 	const struct keel_v1_transform *t = &s->transforms[s->proposals[0].first];
@@ -430,7 +463,7 @@ int keel_v1_esp_choice(struct keel_v1sa *sa, struct v1_qm *q, const struct keel_
 	for (size_t i = 0; i < sa->n_espx; i++) {
 		if (!esp_xform_eq(&sa->espx[i], &x))
 			continue;
-		algs_from(&x, group, &q->alg);
+		algs_from(sa, &x, group, &q->alg);
 		q->life_s = lower_life(sa->cfg.child_lifetime.life_s,
 		                       life_seconds(l, KEEL_V1_IPSEC_ATTR_LIFE_TYPE,
 		                                    KEEL_V1_IPSEC_ATTR_LIFE_DURATION));
@@ -454,7 +487,7 @@ int keel_v1_esp_select(struct keel_v1sa *sa, struct v1_qm *q, const struct keel_
 		bool bundle =
 		    (p + 1 < s->n_proposals && s->proposals[p + 1].number == pr->number) ||
 		    (p > 0 && s->proposals[p - 1].number == pr->number);
-		if (bundle || pr->protocol != KEEL_V1_PROTO_ESP || pr->spi_len != 4)
+		if (bundle || pr->protocol != sa->child_proto || pr->spi_len != 4)
 			continue;
 		for (size_t k = 0; k < pr->n_transforms; k++) {
 			const struct keel_v1_transform *t = &s->transforms[pr->first + k];
@@ -468,7 +501,7 @@ int keel_v1_esp_select(struct keel_v1sa *sa, struct v1_qm *q, const struct keel_
 			for (size_t i = 0; i < sa->n_espx; i++) {
 				if (!esp_xform_eq(&sa->espx[i], &x))
 					continue;
-				algs_from(&x, group, &q->alg);
+				algs_from(sa, &x, group, &q->alg);
 				q->group = group;
 				q->life_s =
 				    lower_life(sa->cfg.child_lifetime.life_s,
@@ -490,15 +523,15 @@ void keel_v1_enc_esp_chosen(struct keel_v1sa *sa, struct keel_v1_enc *e, const s
 {
 	uint8_t spib[4];
 	struct v1_esp_xform x = {
-	    .esp_id = (uint8_t)q->alg.encr,
+	    .esp_id = sa->child_proto == KEEL_V1_PROTO_AH ? ah_from_integ(q->alg.integ)
+	                                                  : (uint8_t)q->alg.encr,
 	    .key_bits = q->alg.encr_key_bits,
 	    .auth_alg = auth_from_integ(q->alg.integ),
 	    .esn = q->alg.esn,
 	};
-	(void)sa;
 	keel_v1_put32(spib, q->spi_in);
 	keel_v1_enc_sa_begin(e, KEEL_V1_DOI_IPSEC, KEEL_V1_SIT_IDENTITY_ONLY);
-	keel_v1_enc_proposal_begin(e, prop_no, KEEL_V1_PROTO_ESP, spib, 4);
+	keel_v1_enc_proposal_begin(e, prop_no, sa->child_proto, spib, 4);
 	keel_v1_enc_transform_begin(e, xf_no, x.esp_id);
 	enc_esp_attrs(e, &x, q->group, encap, q->life_s);
 	keel_v1_enc_transform_end(e);
@@ -509,10 +542,13 @@ void keel_v1_enc_esp_chosen(struct keel_v1sa *sa, struct keel_v1_enc *e, const s
 int keel_v1_algs_key_lens(const struct v1_algs *a, ptrdiff_t *encr_len, ptrdiff_t *integ_len)
 {
 	enum keel_integ_alg ia = KEEL_INTEG_NONE;
-	ptrdiff_t el = keel_encr_keymat_len(a->encr, a->encr_key_bits);
+	/* AH (encr 0): integrity keys only */
+	ptrdiff_t el = a->encr ? keel_encr_keymat_len(a->encr, a->encr_key_bits) : 0;
 	if (el < 0)
 		return (int)el;
 	if (a->integ && keel_integ_from_ikev2_id(a->integ, &ia) < 0)
+		return KEEL_ERR_UNSUPPORTED;
+	if (el == 0 && ia == KEEL_INTEG_NONE)
 		return KEEL_ERR_UNSUPPORTED;
 	*encr_len = el;
 	*integ_len = keel_integ_key_len(ia);
@@ -609,6 +645,11 @@ static void esp_text(uint16_t encr, uint16_t bits, uint16_t integ, bool esn, uin
 		break;
 	}
 	const char *i = integ_kw(integ);
+	if (encr == 0) { /* AH */
+		snprintf(buf, cap, "%s%s%s%s", i ? i : "?", group ? "-" : "",
+		         group ? group_kw(group) : "", esn ? "-esn" : "");
+		return;
+	}
 	snprintf(buf, cap, "aes%u%s%s%s%s%s%s", bits, mode, i ? "-" : "", i ? i : "",
 	         group ? "-" : "", group ? group_kw(group) : "", esn ? "-esn" : "");
 }
@@ -628,8 +669,9 @@ void keel_v1_offer_text(const struct keel_v1sa *sa, bool esp, char *buf, size_t 
 		char one[80];
 		if (esp) {
 			const struct v1_esp_xform *x = &sa->espx[i];
-			esp_text(x->esp_id, x->key_bits, integ_from_auth(x->auth_alg), x->esn,
-			         sa->opt.pfs_group, one, sizeof(one));
+			esp_text(sa->child_proto == KEEL_V1_PROTO_AH ? 0 : x->esp_id, x->key_bits,
+			         integ_from_auth(x->auth_alg), x->esn, sa->opt.pfs_group, one,
+			         sizeof(one));
 		} else {
 			keel_v1_p1_xform_text(&sa->p1x[i], one, sizeof(one));
 		}

@@ -82,16 +82,21 @@ static int check_config(const struct keel_config *cfg, const struct keel_v1_opti
 	if (cfg->ike_version != 0 && cfg->ike_version != 1)
 		return KEEL_ERR_INVAL;
 	/* values from the caller: any int may come, so no switch */
-	if (cfg->auth == KEEL_AUTH_CERT || cfg->auth == KEEL_AUTH_EAP)
+	if (cfg->ikev1_hybrid) {
+		if (!v1->xauth) /* the hybrid draft §3: XAUTH authenticates us */
+			return KEEL_ERR_INVAL;
+	} else if (cfg->auth == KEEL_AUTH_EAP) {
 		return KEEL_ERR_UNSUPPORTED;
-	if (cfg->auth != KEEL_AUTH_PSK)
+	} else if (cfg->auth != KEEL_AUTH_PSK && cfg->auth != KEEL_AUTH_CERT) {
 		return KEEL_ERR_INVAL;
+	}
 	if (v1->mode != KEEL_V1_MAIN && v1->mode != KEEL_V1_AGGRESSIVE)
 		return KEEL_ERR_INVAL;
 	if (v1->modecfg != KEEL_V1_MODECFG_PULL && v1->modecfg != KEEL_V1_MODECFG_PUSH &&
 	    v1->modecfg != KEEL_V1_MODECFG_OFF)
 		return KEEL_ERR_INVAL;
-	if (!cfg->psk || keel_secret_len(cfg->psk) <= 0)
+	if (!cfg->ikev1_hybrid && cfg->auth == KEEL_AUTH_PSK &&
+	    (!cfg->psk || keel_secret_len(cfg->psk) <= 0))
 		return KEEL_ERR_INVAL;
 	if (v1->xauth) {
 		ptrdiff_t ul = keel_secret_len(v1->xauth_user);
@@ -106,7 +111,11 @@ static int check_config(const struct keel_config *cfg, const struct keel_v1_opti
 		return KEEL_ERR_INVAL;
 	if (cfg->n_ike_proposals > KEEL_MAX_PROPOSALS ||
 	    cfg->n_esp_proposals > KEEL_MAX_PROPOSALS || v1->n_ike_proposals > KEEL_MAX_PROPOSALS ||
-	    cfg->n_local_ts > KEEL_MAX_TS || cfg->n_remote_ts > KEEL_MAX_TS)
+	    cfg->n_ah_proposals > KEEL_MAX_PROPOSALS || cfg->n_local_ts > KEEL_MAX_TS ||
+	    cfg->n_remote_ts > KEEL_MAX_TS)
+		return KEEL_ERR_INVAL;
+	/* RFC 4302: AH is never UDP-encapsulated */
+	if (cfg->n_ah_proposals > 0 && cfg->force_encap)
 		return KEEL_ERR_INVAL;
 	if (cfg->local_id.len > KEEL_ID_MAX_LEN || cfg->remote_id.len > KEEL_ID_MAX_LEN)
 		return KEEL_ERR_INVAL;
@@ -166,16 +175,23 @@ int keel_v1sa_new(const struct keel_config *cfg, const struct keel_v1_options *v
 		return KEEL_ERR_NOMEM;
 	sa->cfg = *cfg;
 	sa->cfg.psk = NULL;
+	/* the credentials are parsed below: none of the caller's pointers is kept */
+	sa->cfg.cert = sa->cfg.ca = sa->cfg.system_ca = NULL;
+	sa->cfg.key = sa->cfg.key_passphrase = NULL;
+	sa->auth = cfg->ikev1_hybrid             ? V1_AUTH_HYBRID
+	           : cfg->auth == KEEL_AUTH_CERT ? V1_AUTH_SIG
+	                                         : V1_AUTH_PSK;
 	sa->opt = *v1;
 	sa->opt.xauth_user = sa->opt.xauth_password = NULL;
 	sa->env = env;
 	sa->state = KEEL_STATE_IDLE;
 	sa->next_child_id = 1;
-	sa->psk = keel_secret_dup(cfg->psk);
-	if (!sa->psk) {
+	if (sa->auth == V1_AUTH_PSK && !(sa->psk = keel_secret_dup(cfg->psk))) {
 		rc = KEEL_ERR_NOMEM;
 		goto out;
 	}
+	if ((rc = keel_v1_creds_load(sa, cfg)) < 0)
+		goto out;
 	if (v1->xauth) {
 		sa->xauth_user = keel_secret_dup(v1->xauth_user);
 		sa->xauth_pass = keel_secret_dup(v1->xauth_password);
@@ -293,6 +309,7 @@ void keel_v1sa_free(struct keel_v1sa *sa)
 	keel_secret_free(sa->psk);
 	keel_secret_free(sa->xauth_user);
 	keel_secret_free(sa->xauth_pass);
+	keel_creds_clear(&sa->creds);
 	frag_reset(&sa->frag);
 	keel_v1sa_out_clear(sa);
 	OPENSSL_cleanse(sa, sizeof(*sa));
@@ -357,6 +374,7 @@ static void finish(struct keel_v1sa *sa, enum keel_state state, enum keel_reason
 	keel_secret_free(sa->xauth_user);
 	keel_secret_free(sa->xauth_pass);
 	sa->psk = sa->xauth_user = sa->xauth_pass = NULL;
+	keel_creds_clear(&sa->creds);
 	frag_reset(&sa->frag);
 	keel_v1sa_log(sa, state == KEEL_STATE_FAILED ? KEEL_LOG_ERROR : KEEL_LOG_INFO, "%s", text);
 	keel_v1sa_set_state(sa, state, reason, "%s", text);
@@ -544,7 +562,10 @@ static void give_up(struct keel_v1sa *sa)
 		                      what);
 		return;
 	}
-	if (sa->bad_hash_r)
+	if (sa->bad_hash_r && sa->auth != V1_AUTH_PSK)
+		keel_v1sa_fail(sa, KEEL_REASON_PEER_AUTH, "%s, %u tries (%s)", sa->bad_sig_why,
+		               tries, what);
+	else if (sa->bad_hash_r)
 		keel_v1sa_fail(sa, KEEL_REASON_PEER_AUTH,
 		               "the gateway's HASH_R did not verify after %u tries (%s): its "
 		               "pre-shared key or identity differs from ours",
@@ -552,8 +573,11 @@ static void give_up(struct keel_v1sa *sa)
 	else if (sa->auth_suspect)
 		keel_v1sa_fail(sa, KEEL_REASON_AUTH_REFUSED,
 		               "the gateway's answers did not decrypt with our keys after %u tries "
-		               "(%s): the pre-shared key does not match the gateway's",
-		               tries, what);
+		               "(%s): %s",
+		               tries, what,
+		               sa->auth == V1_AUTH_PSK
+		                   ? "the pre-shared key does not match the gateway's"
+		                   : "it may have refused our identity or certificate");
 	else
 		keel_v1sa_fail(sa, KEEL_REASON_TIMEOUT,
 		               "the gateway did not answer after %u tries (%s)", tries, what);
@@ -1022,7 +1046,7 @@ int keel_v1sa_start(struct keel_v1sa *sa, uint64_t now_ns)
 	char addr[64];
 	keel_v1_addr_text(sa->cfg.remote.family, sa->cfg.remote.bytes, addr, sizeof(addr));
 	keel_v1sa_set_state(sa, KEEL_STATE_CONNECTING, KEEL_REASON_NONE, "connecting to %s", addr);
-	if (sa->opt.mode == KEEL_V1_AGGRESSIVE) {
+	if (sa->opt.mode == KEEL_V1_AGGRESSIVE && sa->auth == V1_AUTH_PSK) {
 		char id[KEEL_ID_MAX_LEN * 4 + 1];
 		keel_id_to_text(&sa->cfg.local_id, id, sizeof(id));
 		keel_v1sa_log(

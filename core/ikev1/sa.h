@@ -20,6 +20,7 @@
 #include "crypto/dh.h"
 #include "crypto/kdf.h"
 #include "ikev1/ikev1.h"
+#include "ikev2/auth.h"
 #include "util/outq.h"
 #include "wire/isakmp.h"
 
@@ -257,8 +258,17 @@ struct v1_frag {
 	uint8_t *data[V1_MAX_FRAGS];
 };
 
+/* How phase 1 authenticates each side (RFC 2409 §5, the hybrid draft). */
+enum v1_auth {
+	V1_AUTH_PSK = 0, /* both: HASH_I / HASH_R keyed with the pre-shared key */
+	V1_AUTH_SIG,     /* both: RSA signatures of HASH_I / HASH_R, RFC 2409 §5.1 */
+	V1_AUTH_HYBRID,  /* we: HASH_I, then XAUTH; the gateway: SIG_R */
+};
+
 struct keel_v1sa {
 	struct keel_config cfg;     /* psk NULL: the copy is psk below */
+	enum v1_auth auth;          /* how phase 1 proves each side */
+	struct keel_creds creds;    /* SIG: our key and chain; SIG, HYBRID: the gateway's anchors */
 	struct keel_v1_options opt; /* secrets NULL: the copies are below */
 	const struct keel_env *env;
 	struct keel_secret *psk;
@@ -268,6 +278,7 @@ struct keel_v1sa {
 	/* our offers, flattened */
 	size_t n_p1x;
 	struct v1_p1_xform p1x[V1_MAX_P1_XFORMS];
+	uint8_t child_proto; /* KEEL_V1_PROTO_ESP, or KEEL_V1_PROTO_AH with cfg.ah_proposals */
 	size_t n_espx;
 	struct v1_esp_xform espx[V1_MAX_ESP_XFORMS];
 	uint8_t espx_prop[V1_MAX_ESP_XFORMS]; /* proposal number of each */
@@ -283,10 +294,11 @@ struct keel_v1sa {
 	bool nat_remote; /* the gateway is (or forces encapsulation) */
 	bool natt_draft; /* NAT-T as the drafts: encapsulation mode 61443 */
 
-	struct v1_p1 *p1;      /* the current phase 1 SA */
-	struct v1_p1 *p1_new;  /* a new one replacing it */
-	unsigned auth_suspect; /* undecryptable answers after HASH_I (wrong PSK?) */
-	unsigned bad_hash_r;   /* Main Mode answers whose HASH_R did not verify */
+	struct v1_p1 *p1;                  /* the current phase 1 SA */
+	struct v1_p1 *p1_new;              /* a new one replacing it */
+	unsigned auth_suspect;             /* undecryptable answers after HASH_I (wrong PSK?) */
+	unsigned bad_hash_r;               /* Main Mode answers whose HASH_R did not verify */
+	char bad_sig_why[V1_LOG_LINE_MAX]; /* ... or whose certificate or SIG_R did not */
 
 	bool req_active;
 	struct v1_req req;
@@ -464,6 +476,30 @@ enum keel_prf_alg keel_v1_hash_prf(uint16_t hash);
 int keel_v1_algs_key_lens(const struct v1_algs *a, ptrdiff_t *encr_len, ptrdiff_t *integ_len);
 /* Attribute list from a RESPONDER-LIFETIME notify: the seconds, 0 if none. */
 uint32_t keel_v1_lifetime_attrs(const uint8_t *p, size_t len, bool ike);
+
+/* ---- auth.c: certificates and signatures in phase 1 ---- */
+
+/* The inputs of HASH_I / HASH_R (RFC 2409 §5) from p1's exchange. */
+struct keel_ikev1_auth_params keel_v1_auth_params(const struct v1_p1 *p1);
+/* The phase 1 authentication method of our offers (RFC 2409 App. A, XAUTH and hybrid drafts). */
+uint16_t keel_v1_auth_method(const struct keel_v1sa *sa);
+/* Loads the credentials sa->auth needs (cfg's pointers are borrowed). Errors as keel_v1sa_new(). */
+int keel_v1_creds_load(struct keel_v1sa *sa, const struct keel_config *cfg);
+/* CERT_REQUEST payloads naming our CAs (RFC 2408 §3.10); none with a PSK. */
+void keel_v1_add_certreq(struct keel_v1sa *sa, struct keel_v1_enc *e);
+/* Our proof after IDii: HASH_I (PSK, hybrid) or CERTs and SIG_I (RFC 2409 §5.1). */
+int keel_v1_add_proof(struct keel_v1sa *sa, struct v1_p1 *p1, struct keel_v1_enc *e);
+/*
+ * The gateway's proof in sa->rx for its identity payload idr: HASH_R (PSK),
+ * or CERTs and SIG_R, verified with its certificate after the chain and
+ * identity checks. 0: authenticated, *gw the identity as text.
+ * KEEL_ERR_AUTH: a HASH_R that does not verify, or in Main Mode a SIG_R or
+ * a damaged certificate (the SA is not failed: perhaps damaged on the way),
+ * or a certificate, identity or Aggressive Mode signature refused (the SA is
+ * failed, saying why: sa->finished). KEEL_ERR_MALFORMED: a payload missing.
+ */
+int keel_v1_check_proof(struct keel_v1sa *sa, struct v1_p1 *p1, const struct keel_v1_payload *idr,
+                        char *gw, size_t cap);
 
 /* ---- task-phase1.c ---- */
 

@@ -73,13 +73,14 @@ int keel_v1_info_delete_esp(struct keel_v1sa *sa, struct v1_p1 *p1, const uint32
 	/* RFC 2408 §3.15: the SPIs the sender receives on */
 	struct keel_v1_delete d = {
 	    .doi = KEEL_V1_DOI_IPSEC,
-	    .protocol = KEEL_V1_PROTO_ESP,
+	    .protocol = sa->child_proto,
 	    .spi_len = 4,
 	    .n_spis = (uint16_t)n,
 	    .spis = buf,
 	};
 	keel_v1_enc_delete(&mw.e, &d);
-	keel_v1sa_log(sa, KEEL_LOG_DEBUG, "sending DELETE for %zu ESP SA%s", n, n > 1 ? "s" : "");
+	keel_v1sa_log(sa, KEEL_LOG_DEBUG, "sending DELETE for %zu %s SA%s", n,
+	              sa->child_proto == KEEL_V1_PROTO_AH ? "AH" : "ESP", n > 1 ? "s" : "");
 	return send_info(sa, p1, &mw);
 }
 
@@ -234,7 +235,7 @@ static void lifetime_notify(struct keel_v1sa *sa, struct v1_p1 *p1, const struct
 		              s);
 		return;
 	}
-	if (n->protocol != KEEL_V1_PROTO_ESP || n->spi_len != 4)
+	if (n->protocol != sa->child_proto || n->spi_len != 4)
 		return;
 	uint32_t spi = keel_v1_get32(n->spi), s = keel_v1_lifetime_attrs(n->data, n->len, false);
 	struct v1_child *c = keel_v1_child_by_spi_out(sa, spi);
@@ -303,7 +304,7 @@ static void peer_delete(struct keel_v1sa *sa, struct v1_p1 *p1, const struct kee
 		(void)p1;
 		return;
 	}
-	if (d->protocol != KEEL_V1_PROTO_ESP || d->spi_len != 4)
+	if (d->protocol != sa->child_proto || d->spi_len != 4)
 		return;
 	bool lost = false;
 	for (size_t i = 0; i < d->n_spis; i++) {
@@ -311,7 +312,8 @@ static void peer_delete(struct keel_v1sa *sa, struct v1_p1 *p1, const struct kee
 		/* the gateway names the SPI it receives on: our outbound SPI */
 		struct v1_child *c = keel_v1_child_by_spi_out(sa, spi);
 		if (!c) {
-			keel_v1sa_log(sa, KEEL_LOG_DEBUG, "the gateway deleted an unknown ESP SA");
+			keel_v1sa_log(sa, KEEL_LOG_DEBUG,
+			              "the gateway deleted an unknown CHILD SA");
 			continue;
 		}
 		bool replaced = c->replaced;

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Phase 1 as the initiator with a pre-shared key: Main Mode (RFC 2409 §5,
- * six messages, identities encrypted) and Aggressive Mode (§5.4, three
- * messages), Vendor IDs, NAT detection and the move to the NAT-T ports
- * (RFC 3947 §3, §4), HASH_I and HASH_R (§5).
+ * Phase 1 as the initiator: Main Mode (RFC 2409 §5, six messages,
+ * identities encrypted) and Aggressive Mode (§5.4, three messages), Vendor
+ * IDs, NAT detection and the move to the NAT-T ports (RFC 3947 §3, §4), with
+ * a pre-shared key, signatures (§5.1) or hybrid authentication (auth.c says
+ * which proof goes where: PROOF_I is HASH_I or [CERT,] SIG_I, PROOF_R
+ * HASH_R or [CERT,] SIG_R; CR only with certificates).
  *
  *   Main Mode                         Aggressive Mode
- *   -> SA, VIDs                       -> SA, KE, Ni, IDii, VIDs
- *   <- SA, VIDs                       <- SA, KE, Nr, IDir, VIDs, NAT-D, HASH_R
- *   -> KE, Ni, NAT-D                  -> *HASH_I, NAT-D, N(INITIAL-CONTACT)
+ *   -> SA, VIDs                       -> SA, KE, Ni, IDii, [CR,] VIDs
+ *   <- SA, VIDs                       <- SA, KE, Nr, IDir, VIDs, NAT-D, PROOF_R
+ *   -> KE, Ni, NAT-D, [CR]            -> *PROOF_I, NAT-D, N(INITIAL-CONTACT)
  *   <- KE, Nr, NAT-D
- *   -> *IDii, HASH_I, N(INITIAL-CONTACT)
- *   <- *IDir, HASH_R
+ *   -> *IDii, PROOF_I, N(INITIAL-CONTACT)
+ *   <- *IDir, PROOF_R
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -186,7 +188,10 @@ static int add_natd(struct keel_v1sa *sa, struct v1_p1 *p1, struct keel_v1_enc *
 	return 0;
 }
 
-/* The gateway's NAT-D payloads: its view of us first, then its own addresses. */
+/*
+ * The gateway's NAT-D payloads: its view of us first, then its own addresses.
+ * Returns 1 when a NAT makes the configured AH impossible (the SA has failed).
+ */
 static int check_natd(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
 	uint8_t me[KEEL_PRF_MAX_OUT_LEN], gw[KEEL_PRF_MAX_OUT_LEN];
@@ -208,6 +213,13 @@ static int check_natd(struct keel_v1sa *sa, struct v1_p1 *p1)
 		gw_ok |= pl->len == (size_t)n_gw && CRYPTO_memcmp(pl->body, gw, pl->len) == 0;
 	sa->nat_local = !me_ok;
 	sa->nat_remote = !gw_ok;
+	/* RFC 4302 §3.3.3: AH authenticates the outer addresses a NAT rewrites */
+	if (sa->child_proto == KEEL_V1_PROTO_AH && (sa->nat_local || sa->nat_remote)) {
+		keel_v1sa_fail(sa, KEEL_REASON_CONFIG,
+		               "AH cannot cross the NAT detected between us and the gateway "
+		               "(RFC 4302); use ESP (esp-proposals) instead of ah-proposals");
+		return 1;
+	}
 	if (sa->nat_local || sa->nat_remote || sa->cfg.force_encap) {
 		sa->natt = true;
 		sa->natt_draft = p1->natd_type == KEEL_V1_PL_NAT_D_DRAFT;
@@ -268,6 +280,7 @@ static int send_msg1(struct keel_v1sa *sa, struct v1_p1 *p1)
 		    .len = p1->idii_b_len - 4,
 		};
 		keel_v1_enc_id(&mw.e, &id);
+		keel_v1_add_certreq(sa, &mw.e);
 	}
 	add_vids(sa, &mw.e);
 	if ((rc = keel_v1_wr_end(&mw, &msg, &len)) < 0)
@@ -353,8 +366,8 @@ void keel_v1_p1_notify_failure(struct keel_v1sa *sa, struct v1_p1 *p1, uint16_t 
 	case KEEL_V1_N_AUTHENTICATION_FAILED:
 	case KEEL_V1_N_INVALID_HASH_INFORMATION:
 		keel_v1sa_fail(sa, KEEL_REASON_AUTH_REFUSED,
-		               "the gateway refused our pre-shared key or identity \"%s\" (%s)", id,
-		               nt);
+		               "the gateway refused our %s or identity \"%s\" (%s)",
+		               sa->auth == V1_AUTH_SIG ? "certificate" : "pre-shared key", id, nt);
 		return;
 	case KEEL_V1_N_INVALID_ID_INFORMATION:
 		keel_v1sa_fail(sa, KEEL_REASON_AUTH_REFUSED,
@@ -380,16 +393,25 @@ static int read_ke_nonce(struct keel_v1sa *sa, struct v1_p1 *p1)
 	return 0;
 }
 
-/* RFC 2409 §5: SKEYID = prf(pre-shared-key, Ni_b | Nr_b), then SKEYID_d/a/e, the IV. */
+/*
+ * RFC 2409 §5: SKEYID = prf(pre-shared-key, Ni_b | Nr_b), or for signatures
+ * (and hybrid, which signs on the gateway's side) prf(Ni_b | Nr_b, g^xy);
+ * then SKEYID_d/a/e and the IV.
+ */
 static int derive(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
 	struct keel_secret *g_xy = NULL, *skeyid = NULL;
 	int rc = keel_dh_compute(p1->dh, p1->g_xr, p1->g_xr_len, &g_xy);
 	if (rc < 0)
 		goto out;
-	rc = keel_ikev1_skeyid_psk(p1->prf, keel_secret_data(sa->psk), keel_secret_len(sa->psk),
-	                           p1->nonce_i, sizeof(p1->nonce_i), p1->nonce_r,
-	                           (ptrdiff_t)p1->nonce_r_len, &skeyid);
+	if (sa->auth == V1_AUTH_PSK)
+		rc = keel_ikev1_skeyid_psk(
+		    p1->prf, keel_secret_data(sa->psk), keel_secret_len(sa->psk), p1->nonce_i,
+		    sizeof(p1->nonce_i), p1->nonce_r, (ptrdiff_t)p1->nonce_r_len, &skeyid);
+	else
+		rc = keel_ikev1_skeyid_sig(p1->prf, p1->nonce_i, sizeof(p1->nonce_i), p1->nonce_r,
+		                           (ptrdiff_t)p1->nonce_r_len, keel_secret_data(g_xy),
+		                           keel_secret_len(g_xy), &skeyid);
 	if (rc < 0)
 		goto out;
 	keel_ikev1_keys_clear(&p1->keys);
@@ -411,59 +433,18 @@ out:
 	return rc;
 }
 
-static struct keel_ikev1_auth_params auth_params(const struct v1_p1 *p1)
+/* What the AUTHENTICATING state says we prove ourselves with. */
+static const char *proof_text(const struct keel_v1sa *sa)
 {
-	struct keel_ikev1_auth_params ap = {
-	    .prf = p1->prf,
-	    .skeyid = p1->keys.skeyid,
-	    .g_xi = p1->g_xi,
-	    .g_xi_len = (ptrdiff_t)p1->g_xi_len,
-	    .g_xr = p1->g_xr,
-	    .g_xr_len = (ptrdiff_t)p1->g_xr_len,
-	    .sai_b = p1->sai_b,
-	    .sai_b_len = (ptrdiff_t)p1->sai_b_len,
-	};
-	memcpy(ap.cky_i, p1->cky_i, KEEL_V1_COOKIE_LEN);
-	memcpy(ap.cky_r, p1->cky_r, KEEL_V1_COOKIE_LEN);
-	return ap;
-}
-
-/* The gateway's identity (IDir) against remote_id; 0, or the connection failed. */
-static int check_idr(struct keel_v1sa *sa, const struct keel_v1_payload *pl, char *text, size_t cap)
-{
-	struct keel_v1_id id;
-	if (keel_v1_id_decode(pl, &id) < 0)
-		return KEEL_ERR_MALFORMED;
-	keel_v1_escape(id.data, id.len, text, cap);
-	const struct keel_id *want = &sa->cfg.remote_id;
-	if (want->type == KEEL_ID_NONE)
-		return 0;
-	if (want->type == id.type && want->len == id.len &&
-	    memcmp(want->data, id.data, id.len) == 0)
-		return 0;
-	char w[KEEL_ID_MAX_LEN * 4 + 1];
-	keel_id_to_text(want, w, sizeof(w));
-	keel_v1sa_fail_delete(sa, KEEL_REASON_PEER_ID,
-	                      "the gateway identified itself as \"%s\", expected \"%s\"", text, w);
-	return KEEL_ERR_AUTH;
-}
-
-static int verify_hash_r(struct keel_v1sa *sa, struct v1_p1 *p1, const struct keel_v1_payload *idr)
-{
-	uint8_t want[KEEL_PRF_MAX_OUT_LEN];
-	const struct keel_v1_payload *h = keel_v1_msg_next(&sa->rx, KEEL_V1_PL_HASH, NULL);
-	struct keel_ikev1_auth_params ap = auth_params(p1);
-	int rc = 0;
-	if (!h)
-		return KEEL_ERR_MALFORMED;
-	/* RFC 2409 §5: HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b) */
-	ptrdiff_t n = keel_ikev1_hash_r(&ap, idr->body, (ptrdiff_t)idr->len, want, sizeof(want));
-	if (n < 0)
-		rc = (int)n;
-	else if ((size_t)n != h->len || CRYPTO_memcmp(want, h->body, (size_t)n) != 0)
-		rc = KEEL_ERR_AUTH;
-	OPENSSL_cleanse(want, sizeof(want));
-	return rc;
+	switch (sa->auth) {
+	case V1_AUTH_PSK:
+		return "a pre-shared key";
+	case V1_AUTH_SIG:
+		return "our certificate";
+	case V1_AUTH_HYBRID:
+		break;
+	}
+	return "XAUTH (hybrid: the gateway proves itself with its certificate)";
 }
 
 /* Phase 1 is authenticated both ways: XAUTH, Mode Config, then quick mode. */
@@ -575,6 +556,7 @@ static int process_mm2(struct keel_v1sa *sa, struct v1_p1 *p1)
 	keel_v1_enc_data(&mw.e, KEEL_V1_PL_NONCE, p1->nonce_i, sizeof(p1->nonce_i));
 	if ((rc = add_natd(sa, p1, &mw.e)) < 0)
 		return rc;
+	keel_v1_add_certreq(sa, &mw.e);
 	if ((rc = keel_v1_wr_end(&mw, &msg, &len)) < 0)
 		return rc;
 	if ((rc = remember(p1, sa->dgram, msg, len)) < 0) {
@@ -591,7 +573,6 @@ static int process_mm2(struct keel_v1sa *sa, struct v1_p1 *p1)
 
 static int process_mm4(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
-	uint8_t hash_i[KEEL_PRF_MAX_OUT_LEN];
 	struct v1_wr mw;
 	uint8_t *msg = NULL;
 	size_t len;
@@ -611,23 +592,17 @@ static int process_mm4(struct keel_v1sa *sa, struct v1_p1 *p1)
 		               keel_strerror(rc));
 		return 0;
 	}
-	if ((rc = check_natd(sa, p1)) < 0)
-		return rc;
+	if ((rc = check_natd(sa, p1)) != 0)
+		return rc < 0 ? rc : 0;
 	switch_ports(sa);
-	struct keel_ikev1_auth_params ap = auth_params(p1);
-	ptrdiff_t n =
-	    keel_ikev1_hash_i(&ap, p1->idii_b, (ptrdiff_t)p1->idii_b_len, hash_i, sizeof(hash_i));
-	if (n < 0)
-		return (int)n;
 	keel_v1_wr_begin(sa, &mw, p1, KEEL_V1_EXCH_MAIN, 0, true, V1_HASH_NONE);
 	struct keel_v1_id id = {
 	    .type = p1->idii_b[0], .data = p1->idii_b + 4, .len = p1->idii_b_len - 4};
 	keel_v1_enc_id(&mw.e, &id);
-	keel_v1_enc_data(&mw.e, KEEL_V1_PL_HASH, hash_i, (size_t)n);
+	if ((rc = keel_v1_add_proof(sa, p1, &mw.e)) < 0)
+		return rc;
 	add_initial_contact(sa, p1, &mw.e);
-	rc = keel_v1_wr_end(&mw, &msg, &len);
-	OPENSSL_cleanse(hash_i, sizeof(hash_i));
-	if (rc < 0)
+	if ((rc = keel_v1_wr_end(&mw, &msg, &len)) < 0)
 		return rc;
 	if ((rc = remember(p1, sa->dgram, msg, len)) < 0) {
 		free(msg);
@@ -644,7 +619,7 @@ static int process_mm4(struct keel_v1sa *sa, struct v1_p1 *p1)
 		char idt[KEEL_ID_MAX_LEN * 4 + 1];
 		keel_id_to_text(&sa->cfg.local_id, idt, sizeof(idt));
 		keel_v1sa_set_state(sa, KEEL_STATE_AUTHENTICATING, KEEL_REASON_NONE,
-		                    "authenticating as \"%s\" with a pre-shared key", idt);
+		                    "authenticating as \"%s\" with %s", idt, proof_text(sa));
 	}
 	return 0;
 }
@@ -665,21 +640,22 @@ static int process_mm6(struct keel_v1sa *sa, struct v1_p1 *p1)
 		return KEEL_ERR_AUTH;
 	}
 	const struct keel_v1_payload *idr = keel_v1_msg_next(&sa->rx, KEEL_V1_PL_ID, NULL);
-	if (!idr || !keel_v1_msg_next(&sa->rx, KEEL_V1_PL_HASH, NULL))
+	if (!idr)
 		return KEEL_ERR_MALFORMED;
-	rc = verify_hash_r(sa, p1, idr);
+	rc = keel_v1_check_proof(sa, p1, idr, gw, sizeof(gw));
+	if (sa->finished)
+		return 0; /* a certificate, signature or identity refused: said why */
 	if (rc == KEEL_ERR_AUTH) {
 		/* keys that decrypt but a HASH_R that does not verify: damaged on the way,
 		 * or a gateway that authenticates another identity; told at give-up */
 		sa->bad_hash_r++;
-		keel_v1sa_log(sa, KEEL_LOG_DEBUG, "Main Mode message 6: HASH_R does not verify");
+		keel_v1sa_log(sa, KEEL_LOG_DEBUG, "Main Mode message 6: %s does not verify",
+		              sa->auth == V1_AUTH_PSK ? "HASH_R" : "the certificate or SIG_R");
 		return rc;
 	}
 	if (rc < 0)
 		return rc;
 	keel_v1_rx_commit(sa, p1);
-	if (check_idr(sa, idr, gw, sizeof(gw)) < 0)
-		return 0;
 	keel_v1sa_req_done(sa);
 	/* the answer to message 5 came: nothing more to resend for phase 1 */
 	free(p1->last_tx);
@@ -693,7 +669,6 @@ static int process_mm6(struct keel_v1sa *sa, struct v1_p1 *p1)
 
 static int process_am2(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
-	uint8_t hash_i[KEEL_PRF_MAX_OUT_LEN];
 	char gw[KEEL_ID_MAX_LEN * 4 + 1];
 	struct v1_wr mw;
 	uint8_t *msg = NULL;
@@ -706,7 +681,8 @@ static int process_am2(struct keel_v1sa *sa, struct v1_p1 *p1)
 		return KEEL_ERR_MALFORMED;
 	const struct keel_v1_payload *idr = keel_v1_msg_next(&sa->rx, KEEL_V1_PL_ID, NULL);
 	if (!keel_v1_msg_next(&sa->rx, KEEL_V1_PL_SA, NULL) || !idr ||
-	    !keel_v1_msg_next(&sa->rx, KEEL_V1_PL_HASH, NULL) ||
+	    !keel_v1_msg_next(&sa->rx, sa->auth == V1_AUTH_PSK ? KEEL_V1_PL_HASH : KEEL_V1_PL_SIG,
+	                      NULL) ||
 	    !keel_v1_msg_next(&sa->rx, KEEL_V1_PL_KE, NULL) ||
 	    !keel_v1_msg_next(&sa->rx, KEEL_V1_PL_NONCE, NULL))
 		return KEEL_ERR_MALFORMED;
@@ -726,7 +702,9 @@ static int process_am2(struct keel_v1sa *sa, struct v1_p1 *p1)
 		memcpy(p1->cky_r, cky_r, sizeof(cky_r));
 		return rc == KEEL_ERR_NOMEM ? rc : KEEL_ERR_MALFORMED;
 	}
-	rc = verify_hash_r(sa, p1, idr);
+	rc = keel_v1_check_proof(sa, p1, idr, gw, sizeof(gw));
+	if (sa->finished)
+		return 0; /* a certificate, signature or identity refused: said why */
 	if (rc == KEEL_ERR_AUTH) {
 		keel_v1sa_fail(
 		    sa, KEEL_REASON_PEER_AUTH,
@@ -736,25 +714,19 @@ static int process_am2(struct keel_v1sa *sa, struct v1_p1 *p1)
 	}
 	if (rc < 0)
 		return rc;
-	if (check_idr(sa, idr, gw, sizeof(gw)) < 0)
-		return 0;
-	if ((rc = check_natd(sa, p1)) < 0)
-		return rc;
+	if ((rc = check_natd(sa, p1)) != 0)
+		return rc < 0 ? rc : 0;
 	switch_ports(sa);
-	/* message 3: HASH_I (encrypted, as deployed implementations do), NAT-D, INITIAL-CONTACT */
-	struct keel_ikev1_auth_params ap = auth_params(p1);
-	ptrdiff_t n =
-	    keel_ikev1_hash_i(&ap, p1->idii_b, (ptrdiff_t)p1->idii_b_len, hash_i, sizeof(hash_i));
-	if (n < 0)
-		return (int)n;
+	/* message 3: PROOF_I (encrypted, as deployed implementations do), NAT-D,
+	 * INITIAL-CONTACT */
 	keel_v1_wr_begin(sa, &mw, p1, KEEL_V1_EXCH_AGGRESSIVE, 0, true, V1_HASH_NONE);
-	keel_v1_enc_data(&mw.e, KEEL_V1_PL_HASH, hash_i, (size_t)n);
-	rc = add_natd(sa, p1, &mw.e);
+	rc = keel_v1_add_proof(sa, p1, &mw.e);
+	if (rc == 0)
+		rc = add_natd(sa, p1, &mw.e);
 	if (rc == 0) {
 		add_initial_contact(sa, p1, &mw.e);
 		rc = keel_v1_wr_end(&mw, &msg, &len);
 	}
-	OPENSSL_cleanse(hash_i, sizeof(hash_i));
 	if (rc < 0)
 		return rc;
 	keel_v1sa_req_done(sa);
@@ -768,7 +740,7 @@ static int process_am2(struct keel_v1sa *sa, struct v1_p1 *p1)
 		char idt[KEEL_ID_MAX_LEN * 4 + 1];
 		keel_id_to_text(&sa->cfg.local_id, idt, sizeof(idt));
 		keel_v1sa_set_state(sa, KEEL_STATE_AUTHENTICATING, KEEL_REASON_NONE,
-		                    "authenticating as \"%s\" with a pre-shared key", idt);
+		                    "authenticating as \"%s\" with %s", idt, proof_text(sa));
 	}
 	authenticated(sa, p1, gw);
 	return 0;

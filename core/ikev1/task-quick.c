@@ -83,7 +83,7 @@ void keel_v1_child_remove(struct keel_v1sa *sa, struct v1_child *c, enum keel_re
 		struct keel_out_child_remove *cr = &o->u.child_remove;
 		cr->child_id = c->id;
 		cr->reqid = c->reqid;
-		cr->protocol = KEEL_PROTO_ESP;
+		cr->protocol = sa->child_proto == KEEL_V1_PROTO_AH ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
 		cr->spi_in = c->spi_in;
 		cr->spi_out = c->spi_out;
 		cr->reason = reason;
@@ -242,8 +242,8 @@ static void local_ts(struct keel_v1sa *sa, enum keel_af family, struct keel_ts *
 /* ---- keys and installation ---- */
 
 /* RFC 2409 §5.5: one SA's keys, its SPI as its receiver chose it. */
-static int sa_keys(struct v1_p1 *p1, const struct v1_qm *q, uint32_t spi, struct keel_secret **encr,
-                   struct keel_secret **integ)
+static int sa_keys(const struct keel_v1sa *sa, struct v1_p1 *p1, const struct v1_qm *q,
+                   uint32_t spi, struct keel_secret **encr, struct keel_secret **integ)
 {
 	uint8_t spib[4];
 	ptrdiff_t el, il;
@@ -256,7 +256,7 @@ static int sa_keys(struct v1_p1 *p1, const struct v1_qm *q, uint32_t spi, struct
 	    .skeyid_d = p1->keys.skeyid_d,
 	    .g_qm = q->g_qm ? keel_secret_data(q->g_qm) : NULL,
 	    .g_qm_len = keel_secret_len(q->g_qm),
-	    .protocol = KEEL_V1_PROTO_ESP,
+	    .protocol = sa->child_proto, /* ESP or AH: it is part of KEYMAT */
 	    .spi = spib,
 	    .spi_len = 4,
 	    .nonce_i = q->initiator ? q->nonce : q->peer_nonce,
@@ -280,8 +280,8 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 			c = &sa->child[i];
 	if (!c)
 		return NULL;
-	if (sa_keys(p1, q, q->spi_in, &e_in, &i_in) < 0 ||
-	    sa_keys(p1, q, q->spi_out, &e_out, &i_out) < 0) {
+	if (sa_keys(sa, p1, q, q->spi_in, &e_in, &i_in) < 0 ||
+	    sa_keys(sa, p1, q, q->spi_out, &e_out, &i_out) < 0) {
 		c = NULL;
 		goto out;
 	}
@@ -339,8 +339,10 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	tl[0] = c->id_l;
 	memcpy(tl + 1, c->ts_r, c->n_ts_r * sizeof(struct keel_ts));
 	uint8_t *k = data + ts_bytes;
-	memcpy(k, keel_secret_data(e_in), ek);
-	memcpy(k + ek, keel_secret_data(e_out), ek);
+	if (ek) { /* none with AH */
+		memcpy(k, keel_secret_data(e_in), ek);
+		memcpy(k + ek, keel_secret_data(e_out), ek);
+	}
 	if (ak) {
 		memcpy(k + 2 * ek, keel_secret_data(i_in), ak);
 		memcpy(k + 2 * ek + ak, keel_secret_data(i_out), ak);
@@ -348,13 +350,14 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	ci->child_id = c->id;
 	ci->reqid = c->reqid;
 	ci->rekeyed_child_id = q->rekey_child;
-	ci->protocol = KEEL_PROTO_ESP;
+	bool ah = sa->child_proto == KEEL_V1_PROTO_AH;
+	ci->protocol = ah ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
 	ci->spi_in = c->spi_in;
 	ci->spi_out = c->spi_out;
 	ci->encr = c->alg.encr;
 	ci->encr_key_bits = c->alg.encr_key_bits;
-	ci->encr_key_in = k;
-	ci->encr_key_out = k + ek;
+	ci->encr_key_in = ek ? k : NULL;
+	ci->encr_key_out = ek ? k + ek : NULL;
 	ci->encr_key_len = (ptrdiff_t)ek;
 	ci->integ = c->alg.integ;
 	ci->integ_key_in = ak ? k + 2 * ek : NULL;
@@ -363,12 +366,13 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	ci->esn = c->alg.esn;
 	ci->local = sa->cfg.local;
 	ci->remote = sa->cfg.remote;
-	ci->encap = sa->natt;
-	if (sa->natt) {
+	/* AH has no UDP encapsulation (a NAT fails the connection, task-phase1.c) */
+	ci->encap = sa->natt && !ah;
+	if (ci->encap) {
 		ci->local.port = sa->cfg.local_natt_port;
 		ci->remote.port = sa->cfg.remote_natt_port;
 	}
-	ci->nat_local = sa->natt && (sa->nat_local || sa->cfg.force_encap);
+	ci->nat_local = ci->encap && (sa->nat_local || sa->cfg.force_encap);
 	ci->ts_local = tl;
 	ci->n_ts_local = 1;
 	ci->ts_remote = tl + 1;
@@ -381,9 +385,10 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	keel_v1_ts_text(&c->id_l, 1, l, sizeof(l));
 	keel_v1_ts_text(c->ts_r, c->n_ts_r, r, sizeof(r));
 	keel_v1sa_log(sa, KEEL_LOG_INFO,
-	              "CHILD SA installed: ESP SPIs %08" PRIx32 "_i %08" PRIx32
+	              "CHILD SA installed: %s SPIs %08" PRIx32 "_i %08" PRIx32
 	              "_o, %s%s, %s === %s",
-	              c->spi_in, c->spi_out, algs, ci->encap ? ", UDP-encapsulated" : "", l, r);
+	              ah ? "AH" : "ESP", c->spi_in, c->spi_out, algs,
+	              ci->encap ? ", UDP-encapsulated" : "", l, r);
 out:
 	keel_secret_free(e_in);
 	keel_secret_free(i_in);
@@ -621,7 +626,7 @@ static uint32_t responder_lifetime(struct keel_v1sa *sa)
 	while ((pl = keel_v1_msg_next(&sa->rx, KEEL_V1_PL_NOTIFY, pl)) != NULL) {
 		struct keel_v1_notify n;
 		if (keel_v1_notify_decode(pl, &n) < 0 || n.type != KEEL_V1_N_RESPONDER_LIFETIME ||
-		    n.protocol != KEEL_V1_PROTO_ESP)
+		    n.protocol != sa->child_proto)
 			continue;
 		/* RFC 2407 §4.6.3.1: the lifetime the responder will really use */
 		uint32_t s = keel_v1_lifetime_attrs(n.data, n.len, false);
@@ -673,9 +678,9 @@ void keel_v1_quick_refused(struct keel_v1sa *sa, uint16_t type)
 	case KEEL_V1_N_NO_PROPOSAL_CHOSEN:
 		keel_v1_offer_text(sa, true, offer, sizeof(offer));
 		snprintf(text, sizeof(text),
-		         "the gateway accepted none of our ESP proposals (NO-PROPOSAL-CHOSEN); we "
+		         "the gateway accepted none of our %s proposals (NO-PROPOSAL-CHOSEN); we "
 		         "offered %s",
-		         offer);
+		         sa->child_proto == KEEL_V1_PROTO_AH ? "AH" : "ESP", offer);
 		quick_failed(sa, KEEL_REASON_NO_PROPOSAL, text);
 		return;
 	case KEEL_V1_N_INVALID_ID_INFORMATION:
@@ -836,7 +841,7 @@ static int respond_msg1(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *
 		    sa, KEEL_LOG_WARN,
 		    "refusing the gateway's Quick Mode for networks we have no tunnel for");
 		x->closed = true;
-		keel_v1_info_notify(sa, p1, KEEL_V1_PROTO_ESP, NULL, 0,
+		keel_v1_info_notify(sa, p1, sa->child_proto, NULL, 0,
 		                    KEEL_V1_N_INVALID_ID_INFORMATION, NULL, 0);
 		return 0;
 	}
@@ -844,8 +849,8 @@ static int respond_msg1(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *
 		keel_v1sa_log(sa, KEEL_LOG_WARN,
 		              "refusing the gateway's Quick Mode: none of its proposals is ours");
 		x->closed = true;
-		keel_v1_info_notify(sa, p1, KEEL_V1_PROTO_ESP, NULL, 0,
-		                    KEEL_V1_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		keel_v1_info_notify(sa, p1, sa->child_proto, NULL, 0, KEEL_V1_N_NO_PROPOSAL_CHOSEN,
+		                    NULL, 0);
 		return 0;
 	}
 	q->active = true;

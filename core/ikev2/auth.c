@@ -120,9 +120,13 @@ static int load_own(const struct keel_config *cfg, struct keel_creds *c, char *w
 	return 0;
 }
 
-static int load_trust(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
+int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, char *why,
+                          size_t cap)
 {
 	ptrdiff_t n;
+	if (cfg->now_wall_s <= 0)
+		return refuse(KEEL_ERR_INVAL, why, cap,
+		              "the current time is needed to check the gateway's certificate");
 	if (cfg->use_system_ca && (!cfg->system_ca || cfg->system_ca_len <= 0))
 		return refuse(KEEL_ERR_INVAL, why, cap,
 		              "the system CA store was asked for but not given");
@@ -210,11 +214,8 @@ int keel_creds_load(const struct keel_config *cfg, struct keel_creds *c, char *w
 		rc = load_eap(cfg, c, why, cap);
 		break;
 	}
-	if (rc == 0 && cfg->now_wall_s <= 0)
-		rc = refuse(KEEL_ERR_INVAL, why, cap,
-		            "the current time is needed to check the gateway's certificate");
 	if (rc == 0)
-		rc = load_trust(cfg, c, why, cap);
+		rc = keel_creds_load_trust(cfg, c, why, cap);
 	if (rc == KEEL_ERR_NOMEM)
 		refuse(rc, why, cap, "out of memory");
 	if (rc < 0)
@@ -242,4 +243,89 @@ enum keel_reason keel_cert_reason(enum keel_x509_result r)
 		break;
 	}
 	return KEEL_REASON_CERT_UNTRUSTED;
+}
+
+void keel_cert_failure_text(const struct keel_x509_verdict *v, char *buf, size_t cap)
+{
+	switch (v->result) {
+	case KEEL_X509_IDENTITY_MISMATCH:
+		snprintf(buf, cap,
+		         "the gateway's certificate does not name the expected identity: "
+		         "expected %s, the certificate names %s",
+		         v->expected_id, v->presented_ids);
+		return;
+	case KEEL_X509_EXPIRED:
+	case KEEL_X509_NOT_YET_VALID:
+		snprintf(buf, cap, "%s %s (%s): %s; check the clock",
+		         v->depth > 0 ? "a CA certificate of the gateway's chain"
+		                      : "the gateway's certificate",
+		         v->result == KEEL_X509_EXPIRED ? "has expired" : "is not yet valid",
+		         v->subject, v->detail);
+		return;
+	case KEEL_X509_UNKNOWN_CA:
+		snprintf(buf, cap,
+		         "the gateway's certificate is not trusted: it does not chain to a "
+		         "CA this profile trusts (unknown CA; %s: %s)",
+		         v->subject, v->detail);
+		return;
+	case KEEL_X509_BAD_KEY_USAGE:
+		snprintf(buf, cap, "the gateway's certificate is not for IKE: %s (%s)", v->detail,
+		         v->subject);
+		return;
+	case KEEL_X509_NO_CERT:
+		snprintf(buf, cap, "the gateway sent no certificate");
+		return;
+	case KEEL_X509_VERIFIED:
+	case KEEL_X509_BAD_SIGNATURE:
+	case KEEL_X509_REVOKED:
+	case KEEL_X509_REVOCATION_UNKNOWN:
+	case KEEL_X509_CHAIN_INVALID:
+		break;
+	}
+	snprintf(buf, cap, "the gateway's certificate is not trusted: %s (%s: %s)",
+	         keel_x509_result_text(v->result), v->subject, v->detail);
+}
+
+int keel_cert_verify_gateway(const struct keel_creds *c, const struct keel_config *cfg,
+                             const struct keel_certs *certs, const struct keel_x509_id *claimed,
+                             struct keel_x509_verdict *v, struct keel_pubkey **key,
+                             enum keel_reason *reason, char *why, size_t cap)
+{
+	struct keel_pubkey *k = NULL;
+	char peer[256];
+	keel_x509_id_format(claimed, peer, sizeof(peer));
+	/* the identity the certificate must name: the one we expect, else the one it claims */
+	struct keel_x509_id want = *claimed;
+	if (cfg->remote_id.type != KEEL_ID_NONE)
+		want = (struct keel_x509_id){.type = (uint8_t)cfg->remote_id.type,
+		                             .data = cfg->remote_id.data,
+		                             .len = cfg->remote_id.len};
+	int rc = keel_x509_verify(c->trust, certs, &want, cfg->now_wall_s, v, &k);
+	if (rc == KEEL_ERR_AUTH) {
+		*reason = keel_cert_reason(v->result);
+		keel_cert_failure_text(v, why, cap);
+		return rc;
+	}
+	if (rc < 0) {
+		*reason = rc == KEEL_ERR_UNSUPPORTED ? KEEL_REASON_PEER_AUTH : KEEL_REASON_INTERNAL;
+		return refuse(
+		    rc, why, cap, "cannot verify the gateway's certificate (%s): %s", v->subject,
+		    rc == KEEL_ERR_UNSUPPORTED ? "a key type Keel cannot use" : keel_strerror(rc));
+	}
+	/* an identity other than the expected one must be named by the certificate too */
+	bool same = want.type == claimed->type && want.len == claimed->len &&
+	            memcmp(want.data, claimed->data, (size_t)want.len) == 0;
+	if (!same && keel_x509_match_id(certs, 0, claimed) < 0) {
+		char names[KEEL_X509_TEXT_LEN], expected[256];
+		keel_certs_describe(certs, 0, names, sizeof(names));
+		keel_x509_id_format(&want, expected, sizeof(expected));
+		keel_pubkey_free(k);
+		*reason = KEEL_REASON_CERT_ID;
+		return refuse(KEEL_ERR_AUTH, why, cap,
+		              "the gateway identified itself as %s, which its certificate does "
+		              "not name: expected %s, the certificate names %s",
+		              peer, expected, names);
+	}
+	*key = k;
+	return 0;
 }

@@ -45,4 +45,31 @@ void keel_creds_clear(struct keel_creds *c);
 /* What a failed certificate verification means for the user. */
 enum keel_reason keel_cert_reason(enum keel_x509_result r);
 
+/*
+ * The trust anchors alone (cfg->ca, the system store) into c->trust, after
+ * checking cfg->now_wall_s: for peers that prove themselves with a
+ * certificate while we do not (IKEv1 hybrid). Errors and why as
+ * keel_creds_load(); on error c->trust may be set: keel_creds_clear() it.
+ */
+int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, char *why,
+                          size_t cap);
+
+/* One sentence for a failed verdict: what was wrong, expected vs presented. */
+void keel_cert_failure_text(const struct keel_x509_verdict *v, char *buf, size_t cap);
+
+/*
+ * Verifies the gateway's certificates (certs[0] its own, the rest to build
+ * the path) with c->trust at cfg->now_wall_s for the identity it claimed in
+ * its ID payload and the one we expect (cfg->remote_id; NONE: the claimed
+ * one): the certificate must name the expected identity, and the claimed
+ * one too when they differ. 0 and *key (caller frees) when it passed;
+ * otherwise *reason and why (a sentence naming expected and presented)
+ * are written: KEEL_ERR_AUTH, KEEL_ERR_UNSUPPORTED (a key type Keel cannot
+ * use), KEEL_ERR_NOMEM. *v is written in every case.
+ */
+int keel_cert_verify_gateway(const struct keel_creds *c, const struct keel_config *cfg,
+                             const struct keel_certs *certs, const struct keel_x509_id *claimed,
+                             struct keel_x509_verdict *v, struct keel_pubkey **key,
+                             enum keel_reason *reason, char *why, size_t cap);
+
 #endif

@@ -179,6 +179,22 @@ static bool add_kw(struct keel_proposal *p, const struct keyword *k)
 	return false;
 }
 
+/* AH takes HMAC-SHA2 integrity (RFC 8221 §6), ESN and PFS groups, nothing else. */
+static bool ah_keyword(const struct keyword *k)
+{
+	switch (k->type) {
+	case KW_INTEG:
+		return k->id == 12 || k->id == 13 || k->id == 14;
+	case KW_DH:
+	case KW_ESN:
+		return true;
+	case KW_ENCR:
+	case KW_PRF:
+		return false;
+	}
+	return false;
+}
+
 static uint16_t prf_for_integ(uint16_t integ)
 {
 	switch (integ) {
@@ -223,7 +239,8 @@ int keel_proposal_from_text(const char *text, enum keel_proposal_kind kind,
 			}
 		}
 		if (!k || (kind == KEEL_PROPOSAL_IKE && k->type == KW_ESN) ||
-		    (kind == KEEL_PROPOSAL_ESP && k->type == KW_PRF) || !add_kw(&p, k)) {
+		    (kind != KEEL_PROPOSAL_IKE && k->type == KW_PRF) ||
+		    (kind == KEEL_PROPOSAL_AH && !ah_keyword(k)) || !add_kw(&p, k)) {
 			if (err_pos)
 				*err_pos = s;
 			return KEEL_ERR_INVAL;
@@ -231,6 +248,15 @@ int keel_proposal_from_text(const char *text, enum keel_proposal_kind kind,
 		pos = end + 1;
 	}
 
+	if (kind == KEEL_PROPOSAL_AH) {
+		/* RFC 4302: integrity only */
+		if (p.n_integ == 0)
+			goto invalid;
+		if (p.n_esn == 0)
+			p.n_esn = 1; /* p.esn[0] is 0: no ESN */
+		*out = p;
+		return 0;
+	}
 	unsigned n_aead = 0;
 	for (uint8_t i = 0; i < p.n_encr; i++)
 		n_aead += encr_is_aead(p.encr[i].id);
@@ -341,9 +367,24 @@ size_t keel_proposal_defaults(enum keel_proposal_kind kind, struct keel_proposal
 	    "aes256gcm16-aes128gcm16",
 	    "aes256-sha256",
 	};
-	const char *const *list = kind == KEEL_PROPOSAL_IKE ? ike : esp;
+	static const char *const ah[] = {
+	    "sha256-sha384-sha512",
+	};
+	const char *const *list = esp;
+	size_t n_list = 2;
+	switch (kind) {
+	case KEEL_PROPOSAL_IKE:
+		list = ike;
+		break;
+	case KEEL_PROPOSAL_ESP:
+		break;
+	case KEEL_PROPOSAL_AH:
+		list = ah;
+		n_list = 1;
+		break;
+	}
 	size_t n = 0;
-	for (size_t i = 0; i < 2 && n < max; i++)
+	for (size_t i = 0; i < n_list && n < max; i++)
 		if (keel_proposal_from_text(list[i], kind, &out[n], NULL) == 0)
 			n++;
 	return n;

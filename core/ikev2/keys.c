@@ -142,7 +142,8 @@ int keel_child_keys_derive(const struct keel_algs *ike_alg, const struct keel_al
 	if ((rc = keel_prf_from_ikev2_id(ike_alg->prf, &prf)) < 0 ||
 	    (rc = keel_integ_from_ikev2_id(alg->integ, &integ)) < 0)
 		return rc;
-	ptrdiff_t ek = keel_encr_keymat_len(alg->encr, alg->encr_key_bits);
+	/* AH (no cipher): integrity keys only, RFC 7296 §2.17 */
+	ptrdiff_t ek = alg->encr ? keel_encr_keymat_len(alg->encr, alg->encr_key_bits) : 0;
 	if (ek < 0)
 		return (int)ek;
 	p.prf = prf;

@@ -17,6 +17,12 @@ static bool is_aead(uint16_t encr)
 	return keel_encr_is_aead(encr);
 }
 
+/* ESP and AH SAs have 4-byte SPIs and may negotiate ESN (RFC 7296 §3.3.1, §3.3.2). */
+static bool is_child_proto(uint8_t protocol)
+{
+	return protocol == KEEL_V2_PROTO_ESP || protocol == KEEL_V2_PROTO_AH;
+}
+
 int keel_sa_payload_build(struct keel_v2_sa *out, const struct keel_proposal *props, size_t n,
                           uint8_t protocol, const uint8_t *spi, size_t spi_len, bool with_dh)
 {
@@ -39,7 +45,7 @@ int keel_sa_payload_build(struct keel_v2_sa *out, const struct keel_proposal *pr
 			for (uint8_t k = 0; k < p->n_dh && rc == 0; k++)
 				rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_DH, p->dh[k],
 				                              0);
-		if (protocol == KEEL_V2_PROTO_ESP) {
+		if (is_child_proto(protocol)) {
 			if (p->n_esn == 0 && rc == 0)
 				rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_ESN, 0, 0);
 			for (uint8_t k = 0; k < p->n_esn && k < 2 && rc == 0; k++)
@@ -95,12 +101,6 @@ static bool fits(const struct keel_v2_transform *t, size_t n, const struct keel_
 		if (seen[t[i].type]++)
 			return false;
 		switch (t[i].type) {
-		case KEEL_V2_TRANSFORM_ENCR:
-			a.encr = t[i].id;
-			a.encr_key_bits = (uint16_t)keel_v2_transform_key_len(&t[i]);
-			if (!has_encr(ours, a.encr, a.encr_key_bits))
-				return false;
-			break;
 		case KEEL_V2_TRANSFORM_PRF:
 			a.prf = t[i].id;
 			if (protocol != KEEL_V2_PROTO_IKE ||
@@ -118,17 +118,30 @@ static bool fits(const struct keel_v2_transform *t, size_t n, const struct keel_
 			if (a.dh != 0 && !has_u16(ours->dh, ours->n_dh, a.dh))
 				return false;
 			break;
+		case KEEL_V2_TRANSFORM_ENCR:
+			/* RFC 7296 §3.3.3: AH has no encryption transform */
+			if (protocol == KEEL_V2_PROTO_AH)
+				return false;
+			a.encr = t[i].id;
+			a.encr_key_bits = (uint16_t)keel_v2_transform_key_len(&t[i]);
+			if (!has_encr(ours, a.encr, a.encr_key_bits))
+				return false;
+			break;
 		case KEEL_V2_TRANSFORM_ESN:
-			if (protocol != KEEL_V2_PROTO_ESP || !has_esn(ours, t[i].id))
+			if (!is_child_proto(protocol) || !has_esn(ours, t[i].id))
 				return false;
 			a.esn = (uint8_t)t[i].id;
 			break;
 		}
 	}
-	if (!seen[KEEL_V2_TRANSFORM_ENCR])
+	if (protocol == KEEL_V2_PROTO_AH) {
+		/* RFC 7296 §3.3.3: AH needs an integrity algorithm, and NONE is none */
+		if (a.integ == 0)
+			return false;
+	} else if (!seen[KEEL_V2_TRANSFORM_ENCR] ||
+	           (is_aead(a.encr) ? a.integ != 0 : a.integ == 0)) {
 		return false;
-	if (is_aead(a.encr) ? a.integ != 0 : a.integ == 0)
-		return false;
+	}
 	if (protocol == KEEL_V2_PROTO_IKE && (!seen[KEEL_V2_TRANSFORM_PRF] || a.dh == 0))
 		return false;
 	if (want_dh == 1 && a.dh == 0)
@@ -148,7 +161,7 @@ int keel_sa_payload_check(const struct keel_v2_sa *got, const struct keel_propos
 	const struct keel_v2_proposal *p = &got->proposals[0];
 	if (p->protocol != protocol || (size_t)p->first + p->n_transforms > got->n_transforms)
 		return KEEL_ERR_MALFORMED;
-	size_t want_spi = protocol == KEEL_V2_PROTO_ESP ? 4 : (spi ? 8 : 0);
+	size_t want_spi = is_child_proto(protocol) ? 4 : (spi ? 8 : 0);
 	if (p->spi.len != want_spi)
 		return KEEL_ERR_MALFORMED;
 	const struct keel_v2_transform *t = &got->transforms[p->first];
@@ -198,7 +211,7 @@ int keel_sa_payload_choose(const struct keel_v2_sa *offer, const struct keel_pro
                            size_t n, uint8_t protocol, uint16_t ke_group, struct keel_algs *alg,
                            uint8_t *number, uint8_t *spi, size_t *spi_len)
 {
-	size_t want_spi = protocol == KEEL_V2_PROTO_ESP ? 4 : 8;
+	size_t want_spi = is_child_proto(protocol) ? 4 : 8;
 	for (size_t pi = 0; pi < offer->n_proposals; pi++) {
 		const struct keel_v2_proposal *p = &offer->proposals[pi];
 		if (p->protocol != protocol || p->spi.len != want_spi ||
@@ -252,14 +265,16 @@ int keel_sa_payload_build_chosen(struct keel_v2_sa *out, uint8_t number, uint8_t
 	if ((rc = keel_v2_sa_add_proposal(out, protocol, spi, spi_len)) < 0)
 		return rc;
 	out->proposals[0].num = number;
-	rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_ENCR, alg->encr, alg->encr_key_bits);
+	if (protocol != KEEL_V2_PROTO_AH)
+		rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_ENCR, alg->encr,
+		                              alg->encr_key_bits);
 	if (rc == 0 && protocol == KEEL_V2_PROTO_IKE)
 		rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_PRF, alg->prf, 0);
 	if (rc == 0 && alg->integ)
 		rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_INTEG, alg->integ, 0);
 	if (rc == 0 && alg->dh)
 		rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_DH, alg->dh, 0);
-	if (rc == 0 && protocol == KEEL_V2_PROTO_ESP)
+	if (rc == 0 && is_child_proto(protocol))
 		rc = keel_v2_sa_add_transform(out, KEEL_V2_TRANSFORM_ESN, alg->esn, 0);
 	return rc;
 }
@@ -385,6 +400,15 @@ void keel_algs_text(const struct keel_algs *alg, bool ike, char *buf, size_t cap
 	if (cap == 0)
 		return;
 	buf[0] = '\0';
+	/* AH: no cipher, the integrity algorithm comes first */
+	if (!ike && alg->encr == 0) {
+		if (!append(buf, cap, &len, "", integ_text(alg->integ), "INTEG", alg->integ))
+			return;
+		if (alg->dh && !append(buf, cap, &len, "/", dh_text(alg->dh), "DH", alg->dh))
+			return;
+		append(buf, cap, &len, "/", alg->esn ? "EXT_SEQ" : "NO_EXT_SEQ", NULL, 0);
+		return;
+	}
 	if (!append(buf, cap, &len, "", encr_text(alg->encr), "ENCR", alg->encr))
 		return;
 	if (alg->encr_key_bits) {
@@ -422,6 +446,8 @@ int keel_proposal_check_supported(const struct keel_proposal *p, enum keel_propo
 	for (uint8_t k = 0; k < p->n_dh; k++)
 		if (!keel_dh_supported(p->dh[k]))
 			return KEEL_ERR_UNSUPPORTED;
+	if (kind == KEEL_PROPOSAL_AH)
+		return p->n_encr == 0 && p->n_prf == 0 && p->n_integ > 0 ? 0 : KEEL_ERR_INVAL;
 	if (p->n_encr == 0)
 		return KEEL_ERR_INVAL;
 	bool aead = is_aead(p->encr[0].id);

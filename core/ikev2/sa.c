@@ -42,6 +42,10 @@ __attribute__((format(printf, 4, 5))) static int refuse(int rc, char *why, size_
 }
 
 /* The checks that need no parsing; why (may be NULL) says what is wrong. */
+#define AH_ENCAP_WHY                                                                               \
+	"AH cannot be encapsulated in UDP (RFC 4302): it needs the kernel data path and no NAT; "  \
+	"use ESP"
+
 static int check_config(const struct keel_config *cfg, char *why, size_t cap)
 {
 	if (why && cap > 0)
@@ -63,9 +67,12 @@ static int check_config(const struct keel_config *cfg, char *why, size_t cap)
 	    cfg->remote_natt_port == 0)
 		return refuse(KEEL_ERR_INVAL, why, cap, "a port is 0");
 	if (cfg->n_ike_proposals > KEEL_MAX_PROPOSALS ||
-	    cfg->n_esp_proposals > KEEL_MAX_PROPOSALS || cfg->n_local_ts > KEEL_MAX_TS ||
-	    cfg->n_remote_ts > KEEL_MAX_TS)
+	    cfg->n_esp_proposals > KEEL_MAX_PROPOSALS || cfg->n_ah_proposals > KEEL_MAX_PROPOSALS ||
+	    cfg->n_local_ts > KEEL_MAX_TS || cfg->n_remote_ts > KEEL_MAX_TS)
 		return refuse(KEEL_ERR_INVAL, why, cap, "too many proposals or traffic selectors");
+	/* RFC 4302 §3.3.3: AH covers the outer IP addresses; there is no AH in UDP */
+	if (cfg->n_ah_proposals > 0 && cfg->force_encap)
+		return refuse(KEEL_ERR_INVAL, why, cap, AH_ENCAP_WHY);
 	if (cfg->local_id.len > KEEL_ID_MAX_LEN || cfg->remote_id.len > KEEL_ID_MAX_LEN)
 		return refuse(KEEL_ERR_INVAL, why, cap, "an identity is too long");
 	if (cfg->retransmit_timeout_ms == 0)
@@ -136,6 +143,9 @@ int keel_config_check(const struct keel_config *cfg, char *why, size_t cap)
 		if ((rc = keel_proposal_check_supported(&c.esp_proposals[i], KEEL_PROPOSAL_ESP)) <
 		    0)
 			return refuse(rc, why, cap, "ESP proposal %zu is not supported", i + 1);
+	for (size_t i = 0; i < c.n_ah_proposals; i++)
+		if ((rc = keel_proposal_check_supported(&c.ah_proposals[i], KEEL_PROPOSAL_AH)) < 0)
+			return refuse(rc, why, cap, "AH proposal %zu is not supported", i + 1);
 	rc = keel_creds_load(&c, &creds, why, cap);
 	if (rc < 0)
 		return rc;
@@ -221,12 +231,27 @@ static int v1_new(const struct keel_config *cfg, const struct keel_env *env, str
 		refuse(rc, why, cap, "unknown IKEv1 mode or Mode Config setting");
 		goto out;
 	}
+	if (cfg->n_ah_proposals > 0 && cfg->force_encap) {
+		rc = refuse(KEEL_ERR_INVAL, why, cap, AH_ENCAP_WHY);
+		goto out;
+	}
 	rc = keel_v1sa_new(cfg, &o, env ? env : &check_env, &v1);
+	if (rc < 0 && (cfg->auth == KEEL_AUTH_CERT || cfg->ikev1_hybrid)) {
+		/* the credentials' own sentence, when they are what failed */
+		struct keel_creds cr;
+		memset(&cr, 0, sizeof(cr));
+		int crc = cfg->ikev1_hybrid ? keel_creds_load_trust(cfg, &cr, why, cap)
+		                            : keel_creds_load(cfg, &cr, why, cap);
+		keel_creds_clear(&cr);
+		if (crc < 0)
+			goto out;
+	}
 	if (rc < 0) {
 		if (rc == KEEL_ERR_UNSUPPORTED)
 			refuse(
 			    rc, why, cap,
-			    "IKEv1 takes PSK authentication and proposals with an IKEv1 form only");
+			    "IKEv1 takes PSK, RSA certificate (auth = cert, xauth-cert) and hybrid "
+			    "authentication and proposals with an IKEv1 form only");
 		else if (rc == KEEL_ERR_INVAL)
 			refuse(rc, why, cap,
 			       "the IKEv1 settings are incomplete (addresses, PSK, XAUTH user name "
@@ -295,6 +320,12 @@ int keel_sa_new(const struct keel_config *cfg, const struct keel_env *env, struc
 		if ((rc = keel_proposal_check_supported(&c->esp_proposals[i], KEEL_PROPOSAL_ESP)) <
 		    0)
 			goto out;
+	for (size_t i = 0; i < c->n_ah_proposals; i++)
+		if ((rc = keel_proposal_check_supported(&c->ah_proposals[i], KEEL_PROPOSAL_AH)) < 0)
+			goto out;
+	sa->child_proto = c->n_ah_proposals > 0 ? KEEL_V2_PROTO_AH : KEEL_V2_PROTO_ESP;
+	sa->child_props = c->n_ah_proposals > 0 ? c->ah_proposals : c->esp_proposals;
+	sa->n_child_props = c->n_ah_proposals > 0 ? c->n_ah_proposals : c->n_esp_proposals;
 	if (c->n_local_ts == 0) {
 		keel_ts_all(KEEL_AF_INET, &c->local_ts[c->n_local_ts++]);
 		if (c->request_ip6)

@@ -208,8 +208,12 @@ struct rx {
 struct keel_v1sa;
 
 struct keel_sa {
-	struct keel_v1sa *v1; /* ike_version 1: every call goes there, nothing else is used */
+	struct keel_v1sa *v1;   /* ike_version 1: every call goes there, nothing else is used */
 	struct keel_config cfg; /* no pointers: the copies are psk and creds below */
+	/* CHILD SAs: ESP (cfg.esp_proposals) or, with cfg.ah_proposals, AH (RFC 4302) */
+	uint8_t child_proto;                     /* KEEL_V2_PROTO_ESP or KEEL_V2_PROTO_AH */
+	const struct keel_proposal *child_props; /* points into cfg */
+	size_t n_child_props;
 	const struct keel_env *env;
 	struct keel_secret *psk;
 	struct keel_creds creds; /* certificates, key, trust anchors, EAP password */

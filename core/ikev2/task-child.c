@@ -114,9 +114,11 @@ struct child_sa *keel_child_install(struct keel_sa *sa, uint32_t reqid, uint32_t
 	keel_algs_text(alg, false, algs, sizeof(algs));
 	ts_text(ts_l, n_ts_l, l, sizeof(l));
 	ts_text(ts_r, n_ts_r, r, sizeof(r));
+	bool ah = sa->child_proto == KEEL_V2_PROTO_AH;
 	keel_log(sa, KEEL_LOG_INFO,
-	         "CHILD SA installed: ESP SPIs %08" PRIx32 "_i %08" PRIx32 "_o, %s%s, %s === %s",
-	         spi_in, spi_out, algs, sa->natt ? ", UDP-encapsulated" : "", l, r);
+	         "CHILD SA installed: %s SPIs %08" PRIx32 "_i %08" PRIx32 "_o, %s%s, %s === %s",
+	         ah ? "AH" : "ESP", spi_in, spi_out, algs,
+	         sa->natt && !ah ? ", UDP-encapsulated" : "", l, r);
 
 	/* KEYMAT (RFC 7296 §2.17): the exchange initiator's outbound keys come first */
 	const struct keel_secret *e_out = initiator ? keys->encr_i : keys->encr_r;
@@ -138,8 +140,10 @@ struct child_sa *keel_child_install(struct keel_sa *sa, uint32_t reqid, uint32_t
 	memcpy(tl, ts_l, n_ts_l * sizeof(*ts_l));
 	memcpy(tl + n_ts_l, ts_r, n_ts_r * sizeof(*ts_r));
 	uint8_t *k = data + ts_bytes;
-	memcpy(k, keel_secret_data(e_in), ek);
-	memcpy(k + ek, keel_secret_data(e_out), ek);
+	if (ek) { /* none with AH */
+		memcpy(k, keel_secret_data(e_in), ek);
+		memcpy(k + ek, keel_secret_data(e_out), ek);
+	}
 	if (ak) {
 		memcpy(k + 2 * ek, keel_secret_data(a_in), ak);
 		memcpy(k + 2 * ek + ak, keel_secret_data(a_out), ak);
@@ -147,13 +151,13 @@ struct child_sa *keel_child_install(struct keel_sa *sa, uint32_t reqid, uint32_t
 	ci->child_id = c->id;
 	ci->reqid = reqid;
 	ci->rekeyed_child_id = rekeyed_id;
-	ci->protocol = KEEL_PROTO_ESP;
+	ci->protocol = ah ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
 	ci->spi_in = spi_in;
 	ci->spi_out = spi_out;
 	ci->encr = alg->encr;
 	ci->encr_key_bits = alg->encr_key_bits;
-	ci->encr_key_in = k;
-	ci->encr_key_out = k + ek;
+	ci->encr_key_in = ek ? k : NULL;
+	ci->encr_key_out = ek ? k + ek : NULL;
 	ci->encr_key_len = (ptrdiff_t)ek;
 	ci->integ = alg->integ;
 	ci->integ_key_in = ak ? k + 2 * ek : NULL;
@@ -162,12 +166,13 @@ struct child_sa *keel_child_install(struct keel_sa *sa, uint32_t reqid, uint32_t
 	ci->esn = alg->esn != 0;
 	ci->local = sa->cfg.local;
 	ci->remote = sa->cfg.remote;
-	ci->encap = sa->natt;
-	if (sa->natt) {
+	/* AH has no UDP encapsulation (a NAT fails the connection, task-ike-init.c) */
+	ci->encap = sa->natt && !ah;
+	if (ci->encap) {
 		ci->local.port = sa->cfg.local_natt_port;
 		ci->remote.port = sa->cfg.remote_natt_port;
 	}
-	ci->nat_local = sa->natt && (sa->nat_local || sa->cfg.force_encap);
+	ci->nat_local = ci->encap && (sa->nat_local || sa->cfg.force_encap);
 	ci->ts_local = n_ts_l ? tl : NULL;
 	ci->n_ts_local = n_ts_l;
 	ci->ts_remote = n_ts_r ? tl + n_ts_l : NULL;
@@ -185,7 +190,7 @@ void keel_child_remove(struct keel_sa *sa, struct child_sa *c, enum keel_reason 
 		struct keel_out_child_remove *cr = &o->u.child_remove;
 		cr->child_id = c->id;
 		cr->reqid = c->reqid;
-		cr->protocol = KEEL_PROTO_ESP;
+		cr->protocol = sa->child_proto == KEEL_V2_PROTO_AH ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
 		cr->spi_in = c->spi_in;
 		cr->spi_out = c->spi_out;
 		cr->reason = reason;
@@ -227,20 +232,20 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
-/* The PFS group of our ESP proposals (RFC 7296 §1.3.1): the first one listed, or 0. */
+/* The PFS group of our ESP/AH proposals (RFC 7296 §1.3.1): the first one listed, or 0. */
 static uint16_t pfs_group(const struct keel_sa *sa)
 {
-	for (size_t i = 0; i < sa->cfg.n_esp_proposals; i++)
-		if (sa->cfg.esp_proposals[i].n_dh)
-			return sa->cfg.esp_proposals[i].dh[0];
+	for (size_t i = 0; i < sa->n_child_props; i++)
+		if (sa->child_props[i].n_dh)
+			return sa->child_props[i].dh[0];
 	return 0;
 }
 
-static bool esp_offers_group(const struct keel_sa *sa, uint16_t g)
+static bool child_offers_group(const struct keel_sa *sa, uint16_t g)
 {
-	for (size_t i = 0; i < sa->cfg.n_esp_proposals; i++)
-		for (uint8_t k = 0; k < sa->cfg.esp_proposals[i].n_dh; k++)
-			if (sa->cfg.esp_proposals[i].dh[k] == g)
+	for (size_t i = 0; i < sa->n_child_props; i++)
+		for (uint8_t k = 0; k < sa->child_props[i].n_dh; k++)
+			if (sa->child_props[i].dh[k] == g)
 				return true;
 	return false;
 }
@@ -303,10 +308,10 @@ int keel_task_child_rekey_start(struct keel_sa *sa, uint32_t child_id)
 	keel_msg_begin(sa, &mw, ike, KEEL_V2_EXCHANGE_CREATE_CHILD_SA, false, r->msg_id, true);
 	/* RFC 7296 §1.3.3: REKEY_SA names the SA by the SPI we receive on */
 	put32(old_spi, c->spi_in);
-	keel_add_notify(&mw, KEEL_V2_PROTO_ESP, old_spi, 4, KEEL_V2_N_REKEY_SA, NULL, 0);
+	keel_add_notify(&mw, sa->child_proto, old_spi, 4, KEEL_V2_N_REKEY_SA, NULL, 0);
 	put32(spi, r->new_spi);
-	rc = keel_sa_payload_build(&sa->pl.u.sa, sa->cfg.esp_proposals, sa->cfg.n_esp_proposals,
-	                           KEEL_V2_PROTO_ESP, spi, 4, r->dh != NULL);
+	rc = keel_sa_payload_build(&sa->pl.u.sa, sa->child_props, sa->n_child_props,
+	                           sa->child_proto, spi, 4, r->dh != NULL);
 	if (rc < 0)
 		return rc;
 	keel_add_sa(&mw);
@@ -352,7 +357,7 @@ void keel_task_child_rekey_process(struct keel_sa *sa)
 	if (err == KEEL_V2_N_INVALID_KE_PAYLOAD &&
 	    keel_rx_notify(sa, KEEL_V2_N_INVALID_KE_PAYLOAD, &n) && n.data.len == 2 && c) {
 		uint16_t g = (uint16_t)(n.data.p[0] << 8 | n.data.p[1]);
-		if (esp_offers_group(sa, g) && g != r->dh_group && keel_dh_supported(g)) {
+		if (child_offers_group(sa, g) && g != r->dh_group && keel_dh_supported(g)) {
 			keel_log(sa, KEEL_LOG_INFO, "the gateway wants PFS group %s; retrying",
 			         keel_v2_dh_name(g));
 			c->alg.dh = g;
@@ -402,8 +407,8 @@ void keel_task_child_rekey_process(struct keel_sa *sa)
 	uint8_t spi[8];
 	size_t spi_len = 0;
 	if (!keel_rx_find(sa, KEEL_V2_PAYLOAD_SA, &sa->pl_rx) ||
-	    keel_sa_payload_check(&sa->pl_rx.u.sa, sa->cfg.esp_proposals, sa->cfg.n_esp_proposals,
-	                          KEEL_V2_PROTO_ESP, r->dh ? 1 : 0, &alg, spi, &spi_len) < 0)
+	    keel_sa_payload_check(&sa->pl_rx.u.sa, sa->child_props, sa->n_child_props,
+	                          sa->child_proto, r->dh ? 1 : 0, &alg, spi, &spi_len) < 0)
 		goto protocol;
 	if (alg.dh) {
 		if (!have_ke || ke.group != alg.dh || alg.dh != r->dh_group)
@@ -415,8 +420,8 @@ void keel_task_child_rekey_process(struct keel_sa *sa)
 	rc = keel_child_keys_derive(&ike->alg, &alg, ike->ks.keys.sk_d, r->nonce, sizeof(r->nonce),
 	                            nonce_r, nonce_r_len, g_ir, &keys);
 	if (rc < 0) {
-		keel_sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot derive the ESP keys (%s)",
-		                    keel_strerror(rc));
+		keel_sa_fail_delete(sa, KEEL_REASON_INTERNAL,
+		                    "cannot derive the CHILD SA keys (%s)", keel_strerror(rc));
 		goto out;
 	}
 	struct child_sa *nc = keel_child_install(sa, reqid, old_id, &alg, r->new_spi, be32(spi),
@@ -791,7 +796,7 @@ static int respond_child_rekey(struct keel_sa *sa, struct ike_sa *ike, uint32_t 
 	int rc;
 
 	memset(&keys, 0, sizeof(keys));
-	if (rekey->protocol != KEEL_V2_PROTO_ESP || rekey->spi.len != 4)
+	if (rekey->protocol != sa->child_proto || rekey->spi.len != 4)
 		return respond_error(sa, ike, msg_id, KEEL_V2_N_INVALID_SYNTAX, NULL, 0);
 	/* the SPI the gateway receives on: our outbound SPI */
 	struct child_sa *old = keel_child_by_spi_out(sa, be32(rekey->spi.p));
@@ -801,9 +806,9 @@ static int respond_child_rekey(struct keel_sa *sa, struct ike_sa *ike, uint32_t 
 	if (old->state == CHILD_DELETING || old->state == CHILD_REKEYED || sa->stopping ||
 	    (sa->req_active && sa->req.kind == TASK_IKE_REKEY))
 		return respond_error(sa, ike, msg_id, KEEL_V2_N_TEMPORARY_FAILURE, NULL, 0);
-	rc = keel_sa_payload_choose(&sa->pl_rx.u.sa, sa->cfg.esp_proposals, sa->cfg.n_esp_proposals,
-	                            KEEL_V2_PROTO_ESP, pr->have_ke ? pr->ke.group : 0, &alg,
-	                            &number, spi_peer, &spi_len);
+	rc = keel_sa_payload_choose(&sa->pl_rx.u.sa, sa->child_props, sa->n_child_props,
+	                            sa->child_proto, pr->have_ke ? pr->ke.group : 0, &alg, &number,
+	                            spi_peer, &spi_len);
 	if (rc < 0)
 		return respond_error(sa, ike, msg_id, KEEL_V2_N_NO_PROPOSAL_CHOSEN, NULL, 0);
 	if (alg.dh && (!pr->have_ke || pr->ke.group != alg.dh)) {
@@ -843,8 +848,7 @@ static int respond_child_rekey(struct keel_sa *sa, struct ike_sa *ike, uint32_t 
 	}
 	keel_msg_begin(sa, &mw, ike, KEEL_V2_EXCHANGE_CREATE_CHILD_SA, true, msg_id, true);
 	put32(spi_ours, spi_in);
-	rc = keel_sa_payload_build_chosen(&sa->pl.u.sa, number, KEEL_V2_PROTO_ESP, spi_ours, 4,
-	                                  &alg);
+	rc = keel_sa_payload_build_chosen(&sa->pl.u.sa, number, sa->child_proto, spi_ours, 4, &alg);
 	if (rc < 0)
 		goto out;
 	keel_add_sa(&mw);

@@ -292,8 +292,8 @@ int keel_task_ike_auth_start(struct keel_sa *sa)
 	for (int i = 0; i < 4; i++)
 		spi[i] = (uint8_t)(in->child_spi_in >> (24 - 8 * i));
 	/* the first CHILD SA's proposals carry no DH group (RFC 7296 §1.2) */
-	rc = keel_sa_payload_build(&sa->pl.u.sa, sa->cfg.esp_proposals, sa->cfg.n_esp_proposals,
-	                           KEEL_V2_PROTO_ESP, spi, 4, false);
+	rc = keel_sa_payload_build(&sa->pl.u.sa, sa->child_props, sa->n_child_props,
+	                           sa->child_proto, spi, 4, false);
 	if (rc < 0)
 		goto out;
 	keel_add_sa(&mw);
@@ -533,51 +533,6 @@ static bool verify_psk(struct keel_sa *sa, const struct keel_v2_raw_payload *idr
 	return true;
 }
 
-static void fail_cert(struct keel_sa *sa, const struct keel_x509_verdict *v)
-{
-	enum keel_reason reason = keel_cert_reason(v->result);
-	switch (v->result) {
-	case KEEL_X509_IDENTITY_MISMATCH:
-		keel_sa_fail_delete(
-		    sa, reason,
-		    "the gateway's certificate does not name the expected identity: "
-		    "expected %s, the certificate names %s",
-		    v->expected_id, v->presented_ids);
-		return;
-	case KEEL_X509_EXPIRED:
-	case KEEL_X509_NOT_YET_VALID:
-		keel_sa_fail_delete(sa, reason, "%s %s (%s): %s; check the clock",
-		                    v->depth > 0 ? "a CA certificate of the gateway's chain"
-		                                 : "the gateway's certificate",
-		                    v->result == KEEL_X509_EXPIRED ? "has expired"
-		                                                   : "is not yet valid",
-		                    v->subject, v->detail);
-		return;
-	case KEEL_X509_UNKNOWN_CA:
-		keel_sa_fail_delete(
-		    sa, reason,
-		    "the gateway's certificate is not trusted: it does not chain to a "
-		    "CA this profile trusts (unknown CA; %s: %s)",
-		    v->subject, v->detail);
-		return;
-	case KEEL_X509_BAD_KEY_USAGE:
-		keel_sa_fail_delete(sa, reason, "the gateway's certificate is not for IKE: %s (%s)",
-		                    v->detail, v->subject);
-		return;
-	case KEEL_X509_NO_CERT:
-		keel_sa_fail_delete(sa, reason, "the gateway sent no certificate");
-		return;
-	case KEEL_X509_VERIFIED:
-	case KEEL_X509_BAD_SIGNATURE:
-	case KEEL_X509_REVOKED:
-	case KEEL_X509_REVOCATION_UNKNOWN:
-	case KEEL_X509_CHAIN_INVALID:
-		break;
-	}
-	keel_sa_fail_delete(sa, reason, "the gateway's certificate is not trusted: %s (%s: %s)",
-	                    keel_x509_result_text(v->result), v->subject, v->detail);
-}
-
 /*
  * The gateway's certificate chain (RFC 7296 §3.6: the first CERT holds the
  * key that signed AUTH; the others help build the path) and its signature
@@ -634,39 +589,15 @@ static bool verify_cert(struct keel_sa *sa, const struct keel_v2_raw_payload *id
 		                    "the gateway (%s) sent no certificate Keel can use", peer);
 		goto out;
 	}
-	/* the identity the certificate must name: the one we expect, else the one it claims */
-	struct keel_x509_id want = {
+	struct keel_x509_id claimed = {
 	    .type = idr->type, .data = idr->data.p, .len = (ptrdiff_t)idr->data.len};
-	if (sa->cfg.remote_id.type != KEEL_ID_NONE)
-		want = (struct keel_x509_id){.type = (uint8_t)sa->cfg.remote_id.type,
-		                             .data = sa->cfg.remote_id.data,
-		                             .len = sa->cfg.remote_id.len};
-	rc = keel_x509_verify(sa->creds.trust, certs, &want, sa->cfg.now_wall_s, &v, &key);
-	if (rc == KEEL_ERR_AUTH) {
-		fail_cert(sa, &v);
-		goto out;
-	}
+	enum keel_reason reason = KEEL_REASON_NONE;
+	char why[KEEL_OUTQ_LINE_MAX];
+	rc = keel_cert_verify_gateway(&sa->creds, &sa->cfg, certs, &claimed, &v, &key, &reason, why,
+	                              sizeof(why));
 	if (rc < 0) {
-		keel_sa_fail_delete(
-		    sa, rc == KEEL_ERR_UNSUPPORTED ? KEEL_REASON_PEER_AUTH : KEEL_REASON_INTERNAL,
-		    "cannot verify the gateway's certificate (%s): %s", v.subject,
-		    rc == KEEL_ERR_UNSUPPORTED ? "a key type Keel cannot use" : keel_strerror(rc));
+		keel_sa_fail_delete(sa, reason, "%s", why);
 		goto out;
-	}
-	/* an IDr other than the expected one must be named by the certificate too */
-	if (sa->cfg.remote_id.type != KEEL_ID_NONE && !id_matches(&sa->cfg.remote_id, idr)) {
-		struct keel_x509_id claimed = {
-		    .type = idr->type, .data = idr->data.p, .len = (ptrdiff_t)idr->data.len};
-		if (keel_x509_match_id(certs, 0, &claimed) < 0) {
-			char names[KEEL_X509_TEXT_LEN];
-			keel_certs_describe(certs, 0, names, sizeof(names));
-			keel_sa_fail_delete(
-			    sa, KEEL_REASON_CERT_ID,
-			    "the gateway identified itself as %s, which its certificate "
-			    "does not name: expected %s, the certificate names %s",
-			    peer, v.expected_id[0] ? v.expected_id : "?", names);
-			goto out;
-		}
 	}
 
 	/* RFC 7296 §2.15: RealMessage2 | NonceIData | prf(SK_pr, IDr') */
@@ -929,6 +860,8 @@ static void establish(struct keel_sa *sa, uint16_t err)
 	if (err) {
 		enum keel_reason reason;
 		const char *why = child_error_text(err, &reason);
+		if (err == KEEL_V2_N_NO_PROPOSAL_CHOSEN && sa->child_proto == KEEL_V2_PROTO_AH)
+			why = "the gateway accepted none of our AH proposals";
 		keel_sa_fail_delete(sa, reason, "%s", why);
 		goto out;
 	}
@@ -936,10 +869,11 @@ static void establish(struct keel_sa *sa, uint16_t err)
 	uint8_t spi[8];
 	size_t spi_len = 0;
 	if (!keel_rx_find(sa, KEEL_V2_PAYLOAD_SA, &sa->pl_rx) ||
-	    keel_sa_payload_check(&sa->pl_rx.u.sa, sa->cfg.esp_proposals, sa->cfg.n_esp_proposals,
-	                          KEEL_V2_PROTO_ESP, 0, &alg, spi, &spi_len) < 0) {
+	    keel_sa_payload_check(&sa->pl_rx.u.sa, sa->child_props, sa->n_child_props,
+	                          sa->child_proto, 0, &alg, spi, &spi_len) < 0) {
 		keel_sa_fail_delete(sa, KEEL_REASON_PROTOCOL,
-		                    "the gateway chose an ESP proposal we did not offer");
+		                    "the gateway chose an %s proposal we did not offer",
+		                    sa->child_proto == KEEL_V2_PROTO_AH ? "AH" : "ESP");
 		goto out;
 	}
 	uint32_t spi_out =
@@ -974,8 +908,8 @@ static void establish(struct keel_sa *sa, uint16_t err)
 	rc = keel_child_keys_derive(&ike->alg, &alg, ike->ks.keys.sk_d, in->nonce_i,
 	                            sizeof(in->nonce_i), in->nonce_r, in->nonce_r_len, NULL, &keys);
 	if (rc < 0) {
-		keel_sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot derive the ESP keys (%s)",
-		                    keel_strerror(rc));
+		keel_sa_fail_delete(sa, KEEL_REASON_INTERNAL,
+		                    "cannot derive the CHILD SA keys (%s)", keel_strerror(rc));
 		goto out;
 	}
 	struct child_sa *c = keel_child_install(sa, sa->next_reqid++, 0, &alg, in->child_spi_in,

@@ -387,6 +387,13 @@ void keel_task_ike_init_process(struct keel_sa *sa)
 	ike->next_req_id = 1;
 	ike->peer_req_id = 0;
 	detect_nat(sa);
+	/* RFC 4302 §3.3.3: AH authenticates the outer addresses a NAT rewrites */
+	if (sa->child_proto == KEEL_V2_PROTO_AH && (sa->nat_local || sa->nat_remote)) {
+		keel_sa_fail(sa, KEEL_REASON_CONFIG,
+		             "AH cannot cross the NAT detected between us and the gateway "
+		             "(RFC 4302); use ESP (esp-proposals) instead of ah-proposals");
+		goto out;
+	}
 	if ((rc = read_extensions(sa)) < 0) {
 		keel_sa_fail(sa, KEEL_REASON_INTERNAL, "out of memory");
 		goto out;

@@ -61,7 +61,7 @@ int keel_task_delete_start(struct keel_sa *sa, enum task_kind kind, uint32_t chi
 			return 0;
 		start_info(sa, ike, TASK_CHILD_DELETE, &mw);
 		sa->req.child_id = child_id;
-		keel_add_delete(&mw, KEEL_V2_PROTO_ESP, &c->spi_in, 1);
+		keel_add_delete(&mw, sa->child_proto, &c->spi_in, 1);
 		c->state = CHILD_DELETING;
 		keel_log(sa, KEEL_LOG_DEBUG, "deleting CHILD SA %08" PRIx32 "_i %08" PRIx32 "_o",
 		         c->spi_in, c->spi_out);
@@ -134,7 +134,7 @@ int keel_task_info_respond(struct keel_sa *sa, struct ike_sa *ike, uint32_t msg_
 			delete_ike = true;
 			continue;
 		}
-		if (d->protocol != KEEL_V2_PROTO_ESP || d->spi_size != 4 ||
+		if (d->protocol != sa->child_proto || d->spi_size != 4 ||
 		    d->spis.len != (size_t)d->n_spis * 4)
 			continue;
 		for (size_t i = 0; i < d->n_spis; i++) {
@@ -142,7 +142,7 @@ int keel_task_info_respond(struct keel_sa *sa, struct ike_sa *ike, uint32_t msg_
 			struct child_sa *c = keel_child_by_spi_out(sa, be32(d->spis.p + 4 * i));
 			if (!c) {
 				keel_log(sa, KEEL_LOG_DEBUG,
-				         "the gateway deleted an unknown ESP SA");
+				         "the gateway deleted an unknown CHILD SA");
 				continue;
 			}
 			/* RFC 7296 §1.4.1: the paired SAs go in the answer, unless we are
@@ -159,7 +159,7 @@ int keel_task_info_respond(struct keel_sa *sa, struct ike_sa *ike, uint32_t msg_
 		}
 	}
 	if (!delete_ike && n_ours > 0)
-		keel_add_delete(&mw, KEEL_V2_PROTO_ESP, ours, n_ours);
+		keel_add_delete(&mw, sa->child_proto, ours, n_ours);
 	uint16_t err = keel_rx_error(sa);
 	if (err)
 		keel_log(sa, KEEL_LOG_WARN, "the gateway reports %s", keel_v2_notify_name(err));

@@ -24,6 +24,8 @@
 #include "crypto/dh.h"
 #include "crypto/kdf.h"
 #include "crypto/prf.h"
+#include "crypto/sig.h"
+#include "crypto/x509.h"
 #include "ikev1/ikev1.h"
 #include "wire/isakmp.h"
 
@@ -84,7 +86,17 @@ struct gw_cfg {
 	bool silent_dpd;         /* answer no R-U-THERE */
 	bool fragment;           /* long messages in Cisco-style fragments, the last one first */
 	const char *gw_id;       /* FQDN */
+	/* certificates (RFC 2409 §5.1; hybrid draft): SIG_R with key and cert; SIG_I checked
+	 * with client_key (GW_AUTH_SIG), HASH_I (GW_AUTH_HYBRID) */
+	int auth_mode;
+	const struct keel_privkey *key;
+	const uint8_t *cert_der;
+	size_t cert_len;
+	const struct keel_pubkey *client_key;
+	bool bad_sig; /* SIG_R over another hash */
 };
+
+enum { GW_AUTH_PSK = 0, GW_AUTH_SIG, GW_AUTH_HYBRID };
 
 struct gsa {
 	bool used;
@@ -127,6 +139,7 @@ struct gsa {
 	uint8_t qm_ni[256], qm_nr[32];
 	size_t qm_ni_len;
 	uint32_t spi_i, spi_r;
+	uint8_t qm_proto; /* the client's proposal: ESP, or AH (RFC 2407 §4.4.3) */
 	uint16_t qm_esp, qm_bits, qm_auth, qm_encap, qm_group;
 	uint32_t qm_life;
 	struct keel_dh *qm_dh;
@@ -147,10 +160,13 @@ struct gw {
 	char xauth_user[64], xauth_pass[64];
 	unsigned n_xauth_replies, n_acks, n_modecfg_req, n_qm1, n_qm3, n_info;
 	unsigned n_rut, n_rut_ack, n_initial_contact, n_del_esp, n_del_isakmp, n_p1;
+	uint8_t del_proto; /* of the last ESP or AH DELETE from the engine */
 	uint32_t del_spis[16];
 	size_t n_del_spis;
 	uint32_t rut_seq_acked;
 	uint16_t last_encap;
+	unsigned n_cr, n_client_certs, n_sig_i_ok; /* CERT_REQUESTs, CERTs, good SIG_Is seen */
+	unsigned n_cr_any;                         /* CERT_REQUESTs naming no CA */
 	bool natd_ok; /* the engine's first NAT-D hashed our address and port */
 	uint8_t natd_type_seen;
 	unsigned n_retransmits_seen;
@@ -552,9 +568,12 @@ static bool gw_derive(struct gw *g, struct gsa *s)
 {
 	struct keel_secret *gxy = NULL, *skeyid = NULL;
 	bool ok = keel_dh_compute(s->dh, s->g_xi, s->g_xi_len, &gxy) == 0 &&
-	          keel_ikev1_skeyid_psk(s->prf, (const uint8_t *)g->cfg.psk,
-	                                (ptrdiff_t)strlen(g->cfg.psk), s->ni, (ptrdiff_t)s->ni_len,
-	                                s->nr, 32, &skeyid) == 0 &&
+	          (g->cfg.auth_mode != GW_AUTH_PSK
+	               ? keel_ikev1_skeyid_sig(s->prf, s->ni, (ptrdiff_t)s->ni_len, s->nr, 32,
+	                                       keel_secret_data(gxy), keel_secret_len(gxy), &skeyid)
+	               : keel_ikev1_skeyid_psk(s->prf, (const uint8_t *)g->cfg.psk,
+	                                       (ptrdiff_t)strlen(g->cfg.psk), s->ni,
+	                                       (ptrdiff_t)s->ni_len, s->nr, 32, &skeyid)) == 0 &&
 	          keel_ikev1_derive(s->prf, skeyid, keel_secret_data(gxy), keel_secret_len(gxy),
 	                            s->cky_i, s->cky_r, s->key_bits / 8, &s->keys) == 0 &&
 	          keel_ikev1_iv_phase1(s->prf, s->g_xi, (ptrdiff_t)s->g_xi_len, s->g_xr,
@@ -665,6 +684,52 @@ static void gw_info_notify(struct gw *g, struct gsa *s, uint8_t proto, const uin
                            size_t spi_len, uint16_t type, const uint8_t *data, size_t len,
                            bool natt);
 
+/* HASH_R as it is, or CERT and SIG_R = the RSA signature of HASH_R (RFC 2409 §5.1). */
+static void gw_add_proof_r(struct gw *g, struct gmsg *m, uint8_t *hr, size_t n)
+{
+	if (g->cfg.auth_mode == GW_AUTH_PSK) {
+		keel_v1_enc_data(&m->e, KEEL_V1_PL_HASH, hr, n);
+		return;
+	}
+	uint8_t sig[1024];
+	struct keel_v1_cert c = {
+	    .encoding = KEEL_V1_CERT_X509_SIG, .data = g->cfg.cert_der, .len = g->cfg.cert_len};
+	keel_v1_enc_cert(&m->e, KEEL_V1_PL_CERT, &c);
+	if (g->cfg.bad_sig)
+		hr[1] ^= 0x40;
+	ptrdiff_t sl = keel_sig_v1_sign(g->cfg.key, hr, (ptrdiff_t)n, sig, sizeof(sig));
+	CHECK(sl > 0);
+	keel_v1_enc_data(&m->e, KEEL_V1_PL_SIG, sig, sl > 0 ? (size_t)sl : 0);
+}
+
+/* The client's proof: HASH_I, or SIG_I with its certificate. */
+static void gw_check_proof_i(struct gw *g, const struct keel_v1_msg *m, const uint8_t *hi, size_t n)
+{
+	const struct keel_v1_payload *pl = NULL;
+	while ((pl = keel_v1_msg_next(m, KEEL_V1_PL_CERT, pl)) != NULL)
+		g->n_client_certs++;
+	if (g->cfg.auth_mode != GW_AUTH_SIG) {
+		const struct keel_v1_payload *hp = keel_v1_msg_next(m, KEEL_V1_PL_HASH, NULL);
+		CHECK(hp && (size_t)n == hp->len && memcmp(hi, hp->body, n) == 0);
+		CHECK(keel_v1_msg_next(m, KEEL_V1_PL_SIG, NULL) == NULL);
+		return;
+	}
+	const struct keel_v1_payload *sp = keel_v1_msg_next(m, KEEL_V1_PL_SIG, NULL);
+	CHECK(sp != NULL && keel_v1_msg_next(m, KEEL_V1_PL_HASH, NULL) == NULL);
+	if (sp && keel_sig_v1_verify(g->cfg.client_key, hi, (ptrdiff_t)n, sp->body,
+	                             (ptrdiff_t)sp->len) == 0)
+		g->n_sig_i_ok++;
+}
+
+static void gw_count_cr(struct gw *g, const struct keel_v1_msg *m)
+{
+	const struct keel_v1_payload *pl = NULL;
+	while ((pl = keel_v1_msg_next(m, KEEL_V1_PL_CR, pl)) != NULL) {
+		g->n_cr++;
+		g->n_cr_any += pl->len == 1 && pl->body[0] == KEEL_V1_CERT_X509_SIG;
+	}
+}
+
 static void gw_phase1(struct gw *g, struct gsa *s, const struct keel_v1_msg *m, uint8_t *plain,
                       size_t plain_len, bool natt)
 {
@@ -719,7 +784,8 @@ static void gw_phase1(struct gw *g, struct gsa *s, const struct keel_v1_msg *m, 
 			    keel_ikev1_hash_r(&ap, out.buf + idr_at, (ptrdiff_t)idr_len, hr, 64);
 			if (g->cfg.bad_hash_r)
 				hr[3] ^= 1;
-			keel_v1_enc_data(&out.e, KEEL_V1_PL_HASH, hr, (size_t)n);
+			gw_count_cr(g, m);
+			gw_add_proof_r(g, &out, hr, (size_t)n);
 		} else {
 			gm_begin(&out, s, KEEL_V1_EXCH_MAIN, 0, false, false, 0);
 			gw_enc_p1_sa(s, &out.e);
@@ -741,6 +807,7 @@ static void gw_phase1(struct gw *g, struct gsa *s, const struct keel_v1_msg *m, 
 		memcpy(s->ni, ni->body, ni->len);
 		s->ni_len = ni->len;
 		gw_check_natd(g, s, m, port);
+		gw_count_cr(g, m);
 		CHECK(keel_dh_new(s->group, &g->env, &s->dh) == 0);
 		s->g_xr_len = (size_t)keel_dh_public(s->dh, ke, sizeof(ke));
 		memcpy(s->g_xr, ke, s->g_xr_len);
@@ -765,11 +832,7 @@ static void gw_phase1(struct gw *g, struct gsa *s, const struct keel_v1_msg *m, 
 		               NULL, 0, natt);
 		return;
 	}
-	const struct keel_v1_payload *hp = keel_v1_msg_next(&pm, KEEL_V1_PL_HASH, NULL);
 	const struct keel_v1_payload *idp = keel_v1_msg_next(&pm, KEEL_V1_PL_ID, NULL);
-	CHECK(hp != NULL);
-	if (!hp)
-		return;
 	if (!aggr) {
 		CHECK(idp != NULL);
 		if (!idp)
@@ -782,7 +845,8 @@ static void gw_phase1(struct gw *g, struct gsa *s, const struct keel_v1_msg *m, 
 	uint8_t hi[64];
 	struct keel_ikev1_auth_params ap = gw_ap(s);
 	ptrdiff_t n = keel_ikev1_hash_i(&ap, s->idii_b, (ptrdiff_t)s->idii_b_len, hi, 64);
-	CHECK(n > 0 && (size_t)n == hp->len && memcmp(hi, hp->body, (size_t)n) == 0);
+	CHECK(n > 0);
+	gw_check_proof_i(g, &pm, hi, n > 0 ? (size_t)n : 0);
 	const struct keel_v1_payload *np = NULL;
 	while ((np = keel_v1_msg_next(&pm, KEEL_V1_PL_NOTIFY, np)) != NULL) {
 		struct keel_v1_notify nn;
@@ -802,7 +866,7 @@ static void gw_phase1(struct gw *g, struct gsa *s, const struct keel_v1_msg *m, 
 		                      (ptrdiff_t)out.e.last_body_len, hr, 64);
 		if (g->cfg.bad_hash_r)
 			hr[0] ^= 1;
-		keel_v1_enc_data(&out.e, KEEL_V1_PL_HASH, hr, (size_t)n);
+		gw_add_proof_r(g, &out, hr, (size_t)n);
 		gm_send(g, s, &out, GH_NONE, NULL, 0, NULL, 0, natt);
 	}
 	gw_after_p1(g, s, natt);
@@ -929,8 +993,9 @@ static void gw_info(struct gw *g, struct gsa *s, const struct keel_v1_msg *pm, b
 		} else if (pl->type == KEEL_V1_PL_DELETE) {
 			struct keel_v1_delete d;
 			CHECK(keel_v1_delete_decode(pl, &d) == 0 && keel_v1_delete_verify(&d) == 0);
-			if (d.protocol == KEEL_V1_PROTO_ESP) {
+			if (d.protocol == KEEL_V1_PROTO_ESP || d.protocol == KEEL_V1_PROTO_AH) {
 				g->n_del_esp++;
+				g->del_proto = d.protocol;
 				for (size_t k = 0; k < d.n_spis && g->n_del_spis < 16; k++)
 					g->del_spis[g->n_del_spis++] =
 					    get32(keel_v1_delete_spi(&d, k));
@@ -952,7 +1017,9 @@ static void id_bytes(const struct keel_v1_payload *pl, uint8_t *buf, size_t *len
 static void gw_qm_keys(struct gw *g, struct gsa *s, bool gw_initiated)
 {
 	uint8_t spi[4];
-	ptrdiff_t el = keel_encr_keymat_len(s->qm_esp, s->qm_bits);
+	/* AH: no cipher, the transform ID names the integrity algorithm */
+	ptrdiff_t el =
+	    s->qm_proto == KEEL_V1_PROTO_AH ? 0 : keel_encr_keymat_len(s->qm_esp, s->qm_bits);
 	ptrdiff_t il = 0;
 	if (s->qm_auth == 2)
 		il = 20;
@@ -975,7 +1042,7 @@ static void gw_qm_keys(struct gw *g, struct gsa *s, bool gw_initiated)
 		    .skeyid_d = s->keys.skeyid_d,
 		    .g_qm = s->g_qm ? keel_secret_data(s->g_qm) : NULL,
 		    .g_qm_len = keel_secret_len(s->g_qm),
-		    .protocol = KEEL_V1_PROTO_ESP,
+		    .protocol = s->qm_proto ? s->qm_proto : KEEL_V1_PROTO_ESP,
 		    .spi = spi,
 		    .spi_len = 4,
 		    .nonce_i = ni,
@@ -984,10 +1051,11 @@ static void gw_qm_keys(struct gw *g, struct gsa *s, bool gw_initiated)
 		    .nonce_r_len = (ptrdiff_t)nr_len,
 		};
 		CHECK(keel_ikev1_qm_keys(&p, el, il, &e, &a) == 0);
-		if (!e)
+		if (!e && !a)
 			return;
 		uint8_t *ke = dir == 0 ? g->k_ei : g->k_er, *ka = dir == 0 ? g->k_ai : g->k_ar;
-		memcpy(ke, keel_secret_data(e), (size_t)el);
+		if (el)
+			memcpy(ke, keel_secret_data(e), (size_t)el);
 		if (il)
 			memcpy(ka, keel_secret_data(a), (size_t)il);
 		keel_secret_free(e);
@@ -1005,9 +1073,10 @@ static void gw_enc_esp_sa(struct gw *g, struct gsa *s, struct keel_v1_enc *e, ui
 	uint8_t spi[4];
 	put32(spi, s->spi_r);
 	keel_v1_enc_sa_begin(e, 1, 1);
-	keel_v1_enc_proposal_begin(e, prop, KEEL_V1_PROTO_ESP, spi, 4);
+	keel_v1_enc_proposal_begin(e, prop, s->qm_proto ? s->qm_proto : KEEL_V1_PROTO_ESP, spi, 4);
 	keel_v1_enc_transform_begin(e, xf, (uint8_t)s->qm_esp);
-	keel_v1_enc_attr_basic(e, KEEL_V1_IPSEC_ATTR_KEY_LENGTH, s->qm_bits);
+	if (s->qm_proto != KEEL_V1_PROTO_AH)
+		keel_v1_enc_attr_basic(e, KEEL_V1_IPSEC_ATTR_KEY_LENGTH, s->qm_bits);
 	if (s->qm_auth)
 		keel_v1_enc_attr_basic(e, KEEL_V1_IPSEC_ATTR_AUTH_ALG, s->qm_auth);
 	keel_v1_enc_attr_basic(e, KEEL_V1_IPSEC_ATTR_ENCAP_MODE, s->qm_encap);
@@ -1079,6 +1148,7 @@ static void gw_quick(struct gw *g, struct gsa *s, const struct keel_v1_msg *pm, 
 	rng_fill(&g->rng, s->qm_nr, 32);
 	const struct keel_v1_transform *t = &sa.transforms[sa.proposals[0].first];
 	CHECK(keel_v1_attrs_decode(t->attrs, t->attrs_len, &l) == 0);
+	s->qm_proto = sa.proposals[0].protocol;
 	s->qm_esp = t->id;
 	s->qm_bits = s->qm_auth = s->qm_encap = s->qm_group = 0;
 	s->qm_life = 0;
@@ -1249,6 +1319,5 @@ static void gw_input(struct gw *g, const uint8_t *d, size_t len, bool natt)
 		CHECK(!"unexpected exchange");
 	}
 }
-
 
 #endif

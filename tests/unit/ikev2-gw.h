@@ -131,6 +131,8 @@ struct gw {
 	bool wrong_idr;           /* identify as someone else */
 	bool fake_nat;            /* NAT_DETECTION_DESTINATION_IP that cannot match */
 	bool no_natd;             /* no NAT detection notifies */
+	bool child_ah;            /* CHILD SAs are AH (RFC 4302), not ESP */
+	uint8_t deleted_proto;    /* the protocol of the last CHILD SA the engine deleted */
 	uint16_t create_notify;   /* CREATE_CHILD_SA from the engine: answer this error once */
 	bool silent;              /* answer nothing */
 
@@ -545,6 +547,12 @@ static bool gw_choose(const struct keel_v2_sa *sa, uint8_t proto, uint16_t want_
 	return false;
 }
 
+/* The protocol of the gateway's CHILD SAs. */
+static uint8_t gw_cproto(const struct gw *g)
+{
+	return g->child_ah ? KEEL_V2_PROTO_AH : KEEL_V2_PROTO_ESP;
+}
+
 static void gw_sa_chosen(struct gw *g, uint8_t num, uint8_t proto, const uint8_t *spi,
                          size_t spi_len, const struct keel_algs *a)
 {
@@ -552,14 +560,15 @@ static void gw_sa_chosen(struct gw *g, uint8_t num, uint8_t proto, const uint8_t
 	keel_v2_sa_init(sa);
 	keel_v2_sa_add_proposal(sa, proto, spi, spi_len);
 	sa->proposals[0].num = num;
-	keel_v2_sa_add_transform(sa, KEEL_V2_TRANSFORM_ENCR, a->encr, a->encr_key_bits);
+	if (proto != KEEL_V2_PROTO_AH) /* RFC 7296 §3.3.3: AH has no ENCR */
+		keel_v2_sa_add_transform(sa, KEEL_V2_TRANSFORM_ENCR, a->encr, a->encr_key_bits);
 	if (proto == KEEL_V2_PROTO_IKE)
 		keel_v2_sa_add_transform(sa, KEEL_V2_TRANSFORM_PRF, a->prf, 0);
 	if (a->integ)
 		keel_v2_sa_add_transform(sa, KEEL_V2_TRANSFORM_INTEG, a->integ, 0);
 	if (a->dh)
 		keel_v2_sa_add_transform(sa, KEEL_V2_TRANSFORM_DH, a->dh, 0);
-	if (proto == KEEL_V2_PROTO_ESP)
+	if (proto != KEEL_V2_PROTO_IKE)
 		keel_v2_sa_add_transform(sa, KEEL_V2_TRANSFORM_ESN, a->esn, 0);
 }
 
@@ -615,7 +624,7 @@ static void gw_child_keys(struct gw_child *c, const struct gw_ike *ike, const ui
 	keel_integ_from_ikev2_id(c->alg.integ, &integ);
 	p.prf = prf;
 	p.integ = integ;
-	p.encr_key_len = keel_encr_keymat_len(c->alg.encr, c->alg.encr_key_bits);
+	p.encr_key_len = c->alg.encr ? keel_encr_keymat_len(c->alg.encr, c->alg.encr_key_bits) : 0;
 	p.nonce_i = ni;
 	p.nonce_i_len = (ptrdiff_t)ni_len;
 	p.nonce_r = nr;
@@ -629,9 +638,11 @@ static void gw_child_keys(struct gw_child *c, const struct gw_ike *ike, const ui
 	/* encr_i goes from the exchange initiator to the responder */
 	const struct keel_secret *to_gw_e = gw_initiated ? k.encr_r : k.encr_i;
 	const struct keel_secret *to_cl_e = gw_initiated ? k.encr_i : k.encr_r;
-	c->encr_len = (size_t)keel_secret_len(to_gw_e);
-	memcpy(c->encr_to_gw, keel_secret_data(to_gw_e), c->encr_len);
-	memcpy(c->encr_to_cl, keel_secret_data(to_cl_e), c->encr_len);
+	c->encr_len = to_gw_e ? (size_t)keel_secret_len(to_gw_e) : 0;
+	if (c->encr_len) {
+		memcpy(c->encr_to_gw, keel_secret_data(to_gw_e), c->encr_len);
+		memcpy(c->encr_to_cl, keel_secret_data(to_cl_e), c->encr_len);
+	}
 	if (k.integ_i) {
 		const struct keel_secret *to_gw_a = gw_initiated ? k.integ_r : k.integ_i;
 		const struct keel_secret *to_cl_a = gw_initiated ? k.integ_i : k.integ_r;
@@ -964,7 +975,7 @@ static void gw_add_child(struct gw *g, struct gw_wr *b, struct gw_ike *ike)
 	spi_gw[0] |= 0x80;
 	ch->spi_gw = get32(spi_gw);
 	gw_child_keys(ch, ike, g->ni, g->ni_len, g->nr, sizeof(g->nr), NULL, false);
-	gw_sa_chosen(g, g->auth_num, KEEL_V2_PROTO_ESP, spi_gw, 4, &ch->alg);
+	gw_sa_chosen(g, g->auth_num, gw_cproto(g), spi_gw, 4, &ch->alg);
 	gw_add(g, b, KEEL_V2_PAYLOAD_SA);
 	gw_ts(g, b, KEEL_V2_PAYLOAD_TSI, "100.64.0.2");
 	gw_ts(g, b, KEEL_V2_PAYLOAD_TSR, "198.51.100.0/24");
@@ -1288,7 +1299,7 @@ static size_t gw_ike_auth(struct gw *g, struct gw_ike *ike, uint32_t msg_id, uin
 	if (gw_find(g, c, KEEL_V2_PAYLOAD_SA, &g->pl2)) {
 		uint8_t spi[8];
 		size_t spi_len = 0;
-		g->auth_have_sa = gw_choose(&g->pl2.u.sa, KEEL_V2_PROTO_ESP, 0, &g->auth_alg,
+		g->auth_have_sa = gw_choose(&g->pl2.u.sa, gw_cproto(g), 0, &g->auth_alg,
 		                            &g->auth_num, spi, &spi_len) &&
 		                  spi_len == 4;
 		g->auth_spi_cl = get32(spi);
@@ -1388,6 +1399,7 @@ static size_t gw_info(struct gw *g, struct gw_ike *ike, uint32_t msg_id, uint8_t
 			struct gw_child *c = gw_child_by_cl(g, s);
 			g->deleted_child++;
 			g->deleted_spi = s;
+			g->deleted_proto = g->pl2.u.del.protocol;
 			if (c && n < sizeof(spis) / 4) {
 				put32(spis + 4 * n++, c->spi_gw);
 				c->used = false;
@@ -1398,7 +1410,7 @@ static size_t gw_info(struct gw *g, struct gw_ike *ike, uint32_t msg_id, uint8_t
 	         true, out, cap);
 	if (n) {
 		memset(&g->pl.u.del, 0, sizeof(g->pl.u.del));
-		g->pl.u.del.protocol = KEEL_V2_PROTO_ESP;
+		g->pl.u.del.protocol = gw_cproto(g);
 		g->pl.u.del.spi_size = 4;
 		g->pl.u.del.n_spis = (uint16_t)n;
 		g->pl.u.del.spis = (struct keel_v2_bytes){spis, 4 * n};
@@ -1447,8 +1459,8 @@ static size_t gw_create_child(struct gw *g, struct gw_ike *ike, uint32_t msg_id,
 	uint8_t num, spi[8];
 	size_t spi_len = 0;
 	bool ike_rekey = g->pl2.u.sa.proposals[0].protocol == KEEL_V2_PROTO_IKE;
-	gw_choose(&g->pl2.u.sa, ike_rekey ? KEEL_V2_PROTO_IKE : KEEL_V2_PROTO_ESP, 0, &alg, &num,
-	          spi, &spi_len);
+	gw_choose(&g->pl2.u.sa, ike_rekey ? KEEL_V2_PROTO_IKE : gw_cproto(g), 0, &alg, &num, spi,
+	          &spi_len);
 	struct keel_dh *dh = NULL;
 	struct keel_secret *g_ir = NULL;
 	uint8_t pub[KEEL_DH_PUBLIC_MAX_LEN];
@@ -1496,7 +1508,7 @@ static size_t gw_create_child(struct gw *g, struct gw_ike *ike, uint32_t msg_id,
 		ch->spi_gw = get32(spi_gw);
 		gw_child_keys(ch, ike, ni, ni_len, nr, sizeof(nr), g_ir, false);
 		(void)old;
-		gw_sa_chosen(g, num, KEEL_V2_PROTO_ESP, spi_gw, 4, &alg);
+		gw_sa_chosen(g, num, gw_cproto(g), spi_gw, 4, &alg);
 		gw_add(g, &b, KEEL_V2_PAYLOAD_SA);
 		g->pl.u.nonce = (struct keel_v2_bytes){nr, sizeof(nr)};
 		gw_add(g, &b, KEEL_V2_PAYLOAD_NONCE);
@@ -1601,7 +1613,7 @@ static size_t gw_request_info(struct gw *g, bool del_ike, uint32_t del_spi_gw, u
 		gw_add(g, &b, KEEL_V2_PAYLOAD_DELETE);
 	} else if (del_spi_gw) {
 		put32(spi, del_spi_gw);
-		g->pl.u.del.protocol = KEEL_V2_PROTO_ESP;
+		g->pl.u.del.protocol = gw_cproto(g);
 		g->pl.u.del.spi_size = 4;
 		g->pl.u.del.n_spis = 1;
 		g->pl.u.del.spis = (struct keel_v2_bytes){spi, 4};
@@ -1622,13 +1634,13 @@ static size_t gw_request_rekey_child(struct gw *g, struct gw_child *old, uint16_
 	gw_begin(g, &b, ike, ike->spi_i, ike->spi_r, KEEL_V2_EXCHANGE_CREATE_CHILD_SA, false,
 	         ike->next_req, true, out, cap);
 	put32(oldspi, old->spi_gw);
-	gw_notify(g, &b, KEEL_V2_PROTO_ESP, oldspi, 4, KEEL_V2_N_REKEY_SA, NULL, 0);
+	gw_notify(g, &b, gw_cproto(g), oldspi, 4, KEEL_V2_N_REKEY_SA, NULL, 0);
 	rng_fill(&g->rng, spi, 4);
 	spi[0] |= 0x80;
 	g->req_spi = get32(spi);
 	struct keel_algs a = old->alg;
 	a.dh = pfs_group;
-	gw_sa_chosen(g, 1, KEEL_V2_PROTO_ESP, spi, 4, &a);
+	gw_sa_chosen(g, 1, gw_cproto(g), spi, 4, &a);
 	gw_add(g, &b, KEEL_V2_PAYLOAD_SA);
 	rng_fill(&g->rng, g->req_nonce, sizeof(g->req_nonce));
 	g->pl.u.nonce = (struct keel_v2_bytes){g->req_nonce, sizeof(g->req_nonce)};
@@ -1718,7 +1730,7 @@ static void gw_response(struct gw *g, struct gw_ike *ike)
 	if (p == GW_REKEY_CHILD) {
 		if (!gw_find(g, c, KEEL_V2_PAYLOAD_SA, &g->pl2))
 			goto out;
-		gw_choose(&g->pl2.u.sa, KEEL_V2_PROTO_ESP, 0, &alg, &num, spi, &spi_len);
+		gw_choose(&g->pl2.u.sa, gw_cproto(g), 0, &alg, &num, spi, &spi_len);
 		struct gw_child *ch = gw_child_new(g);
 		ch->alg = alg;
 		ch->spi_gw = g->req_spi;

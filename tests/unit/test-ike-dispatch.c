@@ -168,7 +168,11 @@ int main(void)
 	c.ikev1_mode = (enum keel_ikev1_mode)7;
 	CHECK_INT(keel_sa_new(&c, &env, &sa), KEEL_ERR_INVAL);
 	c.ikev1_mode = KEEL_IKEV1_MAIN;
-	c.auth = KEEL_AUTH_CERT;
+	c.auth = KEEL_AUTH_CERT; /* without certificate and key */
+	CHECK_INT(keel_sa_new(&c, &env, &sa), KEEL_ERR_INVAL);
+	CHECK_INT(keel_config_check(&c, why, sizeof(why)), KEEL_ERR_INVAL);
+	CHECK(strstr(why, "private key") != NULL);
+	c.auth = KEEL_AUTH_EAP;
 	CHECK_INT(keel_sa_new(&c, &env, &sa), KEEL_ERR_UNSUPPORTED);
 	CHECK(sa == NULL);
 

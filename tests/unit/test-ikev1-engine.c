@@ -5,10 +5,15 @@
  * XAUTH and Mode Config, Main Mode, quick mode, NAT-T, DPD both ways,
  * DELETE both ways, rekeys of CHILD SAs (ours and the gateway's), a new
  * phase 1, retransmission and give-up, the failures a user must be told
- * about, and malformed, garbage and replayed input at every stage.
+ * about, and malformed, garbage and replayed input at every stage; RSA
+ * signatures (RFC 2409 §5.1), XAUTH with them and hybrid authentication with
+ * the lab's PKI (tests/vectors/strongswan/pki/): a good run and each refusal
+ * of the gateway's certificate or signature.
  * Fake clock, seeded randomness: every run is the same.
  */
 #include "ikev1-gw.h"
+
+#include "fixture-auth.h"
 
 /* ------------------------------------------------------------------ */
 /* the harness: the engine, its outputs, the gateway between          */
@@ -27,6 +32,12 @@ struct t {
 	struct keel_secret *psk, *user, *pass;
 	struct keel_v1sa *sa;
 	struct gw g;
+	/* certificates: ours (alice) and the gateway's */
+	uint8_t *cert, *ca;
+	struct keel_secret *key;
+	struct keel_privkey *gw_key;
+	struct keel_certs *gw_cert;
+	struct keel_pubkey *client_pub;
 	uint64_t now;
 	struct rec_install inst[16];
 	size_t n_inst;
@@ -76,8 +87,10 @@ static void t_drain(struct t *t)
 			const struct keel_out_child_install *ci = &o.u.child_install;
 			r->ci = *ci;
 			CHECK(ci->encr_key_len <= 64 && ci->integ_key_len <= 64);
-			memcpy(r->ek_in, ci->encr_key_in, (size_t)ci->encr_key_len);
-			memcpy(r->ek_out, ci->encr_key_out, (size_t)ci->encr_key_len);
+			if (ci->encr_key_len) { /* none with AH */
+				memcpy(r->ek_in, ci->encr_key_in, (size_t)ci->encr_key_len);
+				memcpy(r->ek_out, ci->encr_key_out, (size_t)ci->encr_key_len);
+			}
 			if (ci->integ_key_len) {
 				memcpy(r->ik_in, ci->integ_key_in, (size_t)ci->integ_key_len);
 				memcpy(r->ik_out, ci->integ_key_out, (size_t)ci->integ_key_len);
@@ -226,11 +239,65 @@ struct t_opts {
 	enum keel_v1_modecfg modecfg;
 	const char *ike;
 	const char *esp;
+	const char *ah; /* ah-proposals: AH instead of ESP */
 	uint16_t pfs;
 	bool force_encap;
 	const char *remote_ts;
 	const char *remote_ts2;
+	int auth;            /* GW_AUTH_PSK, _SIG (with xauth: XAUTHInitRSA), _HYBRID */
+	const char *gw_cert; /* file of the pki the gateway presents (gw-rsa.pem) */
+	const char *ca;      /* the CA we trust (ca.pem) */
+	const char *key;     /* our key and certificate (alice) */
+	const char *cert;
 };
+
+/* The lab PKI's certificates are valid now: 2026-11-24T00:00:00Z. */
+#define T_WALL_S 1795478400
+
+/* Our credentials and the gateway's for o->auth. */
+static void t_init_certs(struct t *t, const struct t_opts *o)
+{
+	struct keel_config *c = &t->cfg;
+	size_t len;
+	uint8_t *pem;
+	t->g.cfg.auth_mode = o->auth;
+	if (o->auth == GW_AUTH_PSK)
+		return;
+	t->ca = fx_pki(o->ca ? o->ca : "ca.pem", &len);
+	c->ca = t->ca;
+	c->ca_len = (ptrdiff_t)len;
+	c->now_wall_s = T_WALL_S;
+	pem = fx_pki("gw-rsa.key", &len);
+	CHECK(keel_privkey_load(pem, (ptrdiff_t)len, NULL, &t->gw_key, NULL) == 0);
+	free(pem);
+	pem = fx_pki(o->gw_cert ? o->gw_cert : "gw-rsa.pem", &len);
+	t->gw_cert = keel_certs_new();
+	CHECK(keel_certs_add(t->gw_cert, pem, (ptrdiff_t)len) == 1);
+	free(pem);
+	const uint8_t *der = NULL;
+	ptrdiff_t der_len = 0;
+	CHECK(keel_certs_der(t->gw_cert, 0, &der, &der_len) == 0);
+	t->g.cfg.key = t->gw_key;
+	t->g.cfg.cert_der = der;
+	t->g.cfg.cert_len = (size_t)der_len;
+	if (o->auth == GW_AUTH_HYBRID) {
+		c->ikev1_hybrid = true;
+		return;
+	}
+	c->auth = KEEL_AUTH_CERT;
+	t->cert = fx_pki(o->cert ? o->cert : "alice.pem", &len);
+	c->cert = t->cert;
+	c->cert_len = (ptrdiff_t)len;
+	pem = fx_pki(o->key ? o->key : "alice.key", &len);
+	t->key = keel_secret_new_from(pem, (ptrdiff_t)len);
+	struct keel_privkey *k = NULL;
+	if (keel_privkey_load(pem, (ptrdiff_t)len, NULL, &k, NULL) == 0)
+		CHECK(keel_privkey_public(k, &t->client_pub) == 0);
+	keel_privkey_free(k);
+	free(pem);
+	c->key = t->key;
+	t->g.cfg.client_key = t->client_pub;
+}
 
 static void t_init(struct t *t, const struct t_opts *o, const struct gw_cfg *gc)
 {
@@ -257,7 +324,7 @@ static void t_init(struct t *t, const struct t_opts *o, const struct gw_cfg *gc)
 	c->log_level = KEEL_LOG_DEBUG;
 	t->psk = keel_secret_new_from((const uint8_t *)"keel-test-psk", 13);
 	c->psk = t->psk;
-	if (o->mode == KEEL_V1_AGGRESSIVE)
+	if (o->mode == KEEL_V1_AGGRESSIVE && o->auth == GW_AUTH_PSK)
 		CHECK(keel_id_from_text("@#6b65656c2d67726f7570", &c->local_id) ==
 		      0); /* keel-group */
 	else
@@ -269,6 +336,11 @@ static void t_init(struct t *t, const struct t_opts *o, const struct gw_cfg *gc)
 	c->n_esp_proposals = 1;
 	CHECK(keel_proposal_from_text(o->esp ? o->esp : "aes256-sha256", KEEL_PROPOSAL_ESP,
 	                              &c->esp_proposals[0], NULL) == 0);
+	if (o->ah) {
+		c->n_ah_proposals = 1;
+		CHECK(keel_proposal_from_text(o->ah, KEEL_PROPOSAL_AH, &c->ah_proposals[0], NULL) ==
+		      0);
+	}
 	if (o->remote_ts) {
 		c->n_remote_ts = 1;
 		CHECK(keel_ts_from_text(o->remote_ts, &c->remote_ts[0]) == 0);
@@ -276,6 +348,7 @@ static void t_init(struct t *t, const struct t_opts *o, const struct gw_cfg *gc)
 	if (o->remote_ts2) {
 		CHECK(keel_ts_from_text(o->remote_ts2, &c->remote_ts[c->n_remote_ts++]) == 0);
 	}
+	t_init_certs(t, o);
 	keel_v1_options_init(&t->v1);
 	t->v1.mode = o->mode;
 	t->v1.modecfg = o->modecfg;
@@ -297,6 +370,12 @@ static void t_free(struct t *t)
 	keel_secret_free(t->user);
 	keel_secret_free(t->pass);
 	gw_free(&t->g);
+	free(t->cert);
+	free(t->ca);
+	keel_secret_free(t->key);
+	keel_privkey_free(t->gw_key);
+	keel_certs_free(t->gw_cert);
+	keel_pubkey_free(t->client_pub);
 }
 
 static void t_start(struct t *t)
@@ -1156,15 +1235,21 @@ static void test_hostile(void)
 	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
 	t_free(&t);
 
-	/* Main Mode under fire */
-	struct t_opts om = {.mode = KEEL_V1_MAIN};
-	gc = gw_default();
-	t_init(&t, &om, &gc);
-	CHECK(keel_v1sa_start(t.sa, t.now) == 0);
-	t_run_hostile(&t);
-	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
-	check_keys(&t, &t.inst[0]);
-	t_free(&t);
+	/* Main Mode under fire, with a PSK and with certificates; hybrid Aggressive Mode */
+	struct t_opts om[3] = {{.mode = KEEL_V1_MAIN},
+	                       {.mode = KEEL_V1_MAIN, .auth = GW_AUTH_SIG},
+	                       {.mode = KEEL_V1_AGGRESSIVE, .auth = GW_AUTH_HYBRID, .xauth = true}};
+	for (size_t i = 0; i < 3; i++) {
+		gc = gw_default();
+		gc.xauth = om[i].xauth;
+		t_init(&t, &om[i], &gc);
+		CHECK(keel_v1sa_start(t.sa, t.now) == 0);
+		t_run_hostile(&t);
+		CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+		CHECK_INT(t.n_inst, 1);
+		check_keys(&t, &t.inst[0]);
+		t_free(&t);
+	}
 }
 
 /* Lost messages: the gateway repeats its message, we repeat our answer. */
@@ -1225,6 +1310,273 @@ static void test_lost_answers(void)
 	t_free(&t);
 }
 
+/* ---- certificates (RFC 2409 §5.1) and hybrid authentication ---- */
+
+/* Main or Aggressive Mode with RSA signatures both ways, optionally XAUTH after. */
+static void cert_run(enum keel_v1_mode mode, bool xauth)
+{
+	static struct t t;
+	struct t_opts o = {.mode = mode, .auth = GW_AUTH_SIG, .xauth = xauth};
+	struct gw_cfg gc = gw_default();
+	gc.xauth = xauth;
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	CHECK_INT(t.n_aggr_warn, 0); /* no PSK to guess offline */
+	CHECK_INT(t.g.sa[0].auth, xauth ? KEEL_V1_AUTH_XAUTH_INIT_RSA : KEEL_V1_AUTH_RSA_SIG);
+	CHECK_INT(t.g.n_sig_i_ok, 1);     /* our SIG_I verified with alice's key */
+	CHECK_INT(t.g.n_client_certs, 1); /* alice.pem */
+	CHECK_INT(t.g.n_cr, 1);           /* naming the one CA of the profile */
+	CHECK_INT(t.g.n_xauth_replies, xauth ? 1 : 0);
+	CHECK(!xauth || strcmp(t.g.xauth_pass, "s3cret-pw") == 0);
+	CHECK_INT(t.n_inst, 1);
+	check_keys(&t, &t.inst[0]);
+	/* a new phase 1 signs again with the same credentials */
+	CHECK(keel_v1sa_rekey(t.sa, KEEL_REKEY_IKE, 0, t.now) == 0);
+	t_run(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	CHECK_INT(t.g.n_sig_i_ok, 2);
+	t_free(&t);
+}
+
+static void test_cert(void)
+{
+	cert_run(KEEL_V1_MAIN, false);
+	cert_run(KEEL_V1_AGGRESSIVE, false);
+	cert_run(KEEL_V1_MAIN, true);
+	cert_run(KEEL_V1_AGGRESSIVE, true);
+}
+
+/*
+ * Hybrid: the gateway signs, we send HASH_I and log in with XAUTH. With the
+ * CA as the system store: a CERT_REQUEST naming no CA.
+ */
+static void hybrid_run(enum keel_v1_mode mode, bool system_store)
+{
+	static struct t t;
+	struct t_opts o = {.mode = mode, .auth = GW_AUTH_HYBRID, .xauth = true};
+	struct gw_cfg gc = gw_default();
+	gc.xauth = true;
+	t_init(&t, &o, &gc);
+	if (system_store) {
+		struct keel_config c = t.cfg;
+		c.use_system_ca = true;
+		c.system_ca = c.ca;
+		c.system_ca_len = c.ca_len;
+		c.ca = NULL;
+		c.ca_len = 0;
+		keel_v1sa_free(t.sa);
+		CHECK(keel_v1sa_new(&c, &t.v1, &t.env, &t.sa) == 0);
+	}
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	CHECK_INT(t.g.sa[0].auth, KEEL_V1_AUTH_HYBRID_INIT_RSA);
+	CHECK_INT(t.g.n_client_certs, 0);
+	CHECK_INT(t.g.n_sig_i_ok, 0);
+	CHECK_INT(t.g.n_cr, 1);
+	CHECK_INT(t.g.n_cr_any, system_store ? 1 : 0);
+	CHECK_INT(t.g.n_xauth_replies, 1);
+	CHECK(strcmp(t.g.xauth_user, "alice") == 0);
+	CHECK_INT(t.n_inst, 1);
+	check_keys(&t, &t.inst[0]);
+	t_free(&t);
+}
+
+static void test_hybrid(void)
+{
+	hybrid_run(KEEL_V1_MAIN, false);
+	hybrid_run(KEEL_V1_AGGRESSIVE, false);
+	hybrid_run(KEEL_V1_MAIN, true);
+}
+
+/* A gateway certificate or signature we must refuse: no CHILD SA, a specific reason. */
+static void cert_refused(int auth, enum keel_v1_mode mode, const char *gw_cert, const char *ca,
+                         bool bad_sig, enum keel_reason reason, const char *says, const char *says2)
+{
+	static struct t t;
+	struct t_opts o = {.mode = mode,
+	                   .auth = auth,
+	                   .xauth = auth == GW_AUTH_HYBRID,
+	                   .gw_cert = gw_cert,
+	                   .ca = ca};
+	struct gw_cfg gc = gw_default();
+	gc.xauth = auth == GW_AUTH_HYBRID;
+	gc.bad_sig = bad_sig;
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	/* a bad SIG_R in Main Mode might be damage on the way: refused when we give up */
+	bool at_once = !(bad_sig && mode == KEEL_V1_MAIN);
+	CHECK_INT(keel_v1sa_state(t.sa) == KEEL_STATE_FAILED, at_once);
+	if (!at_once)
+		t_advance(&t, t.now + 300 * SEC);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
+	CHECK_INT(t_last_reason(&t), reason);
+	bool said = strstr(t.last_error, says) != NULL && (!says2 || strstr(t.last_error, says2));
+	CHECK(said);
+	if (!said)
+		fprintf(stderr, "  said: %s\n", t.last_error);
+	CHECK_INT(t.n_inst, 0);
+	CHECK_INT(t.g.n_xauth_replies, 0); /* no password for an unverified gateway */
+	t_free(&t);
+}
+
+static void test_cert_refused(void)
+{
+	for (int a = GW_AUTH_SIG; a <= GW_AUTH_HYBRID; a++) {
+		for (int m = 0; m < 2; m++) {
+			enum keel_v1_mode mode = m ? KEEL_V1_AGGRESSIVE : KEEL_V1_MAIN;
+			cert_refused(a, mode, "gw-wrongid.pem", NULL, false, KEEL_REASON_CERT_ID,
+			             "expected FQDN gw.keel.test", "wrong.keel.test");
+			cert_refused(a, mode, "gw-unknown.pem", NULL, false,
+			             KEEL_REASON_CERT_UNTRUSTED, "unknown CA", "gw.keel.test");
+			cert_refused(a, mode, NULL, "unknown-ca.pem", false,
+			             KEEL_REASON_CERT_UNTRUSTED, "unknown CA", NULL);
+			cert_refused(a, mode, "gw-expired.pem", NULL, false,
+			             KEEL_REASON_CERT_EXPIRED, "has expired", NULL);
+			cert_refused(a, mode, NULL, NULL, true, KEEL_REASON_PEER_AUTH,
+			             "(SIG_R) did not verify", NULL);
+		}
+	}
+}
+
+/* What keel_v1sa_new() refuses with certificates. */
+static void test_cert_config(void)
+{
+	static struct t t;
+	struct t_opts o = {.mode = KEEL_V1_MAIN, .auth = GW_AUTH_SIG};
+	struct gw_cfg gc = gw_default();
+	struct keel_v1sa *sa = NULL;
+	t_init(&t, &o, &gc);
+	struct keel_config c = t.cfg;
+	c.now_wall_s = 0; /* no clock to check the gateway's certificate with */
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_INVAL);
+	c = t.cfg;
+	c.key = NULL;
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_INVAL);
+	c = t.cfg;
+	c.ca = NULL;
+	c.ca_len = 0;
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_INVAL);
+	/* an ECDSA key: IKEv1 signatures are RSA here */
+	size_t kl, cl;
+	uint8_t *kp = fx_pki("gw-ecdsa.key", &kl), *cp = fx_pki("gw-ecdsa.pem", &cl);
+	struct keel_secret *ek = keel_secret_new_from(kp, (ptrdiff_t)kl);
+	c = t.cfg;
+	c.key = ek;
+	c.cert = cp;
+	c.cert_len = (ptrdiff_t)cl;
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_UNSUPPORTED);
+	keel_secret_free(ek);
+	free(kp);
+	free(cp);
+	/* hybrid needs XAUTH and a CA, but no key and no PSK */
+	c = t.cfg;
+	c.ikev1_hybrid = true;
+	c.key = NULL;
+	c.cert = NULL;
+	c.psk = NULL;
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_INVAL);
+	struct keel_v1_options v1 = t.v1;
+	struct keel_secret *u = keel_secret_new_from((const uint8_t *)"alice", 5);
+	v1.xauth = true;
+	v1.xauth_user = u;
+	v1.xauth_password = u;
+	CHECK_INT(keel_v1sa_new(&c, &v1, &t.env, &sa), 0);
+	keel_v1sa_free(sa);
+	sa = NULL;
+	c.ca = NULL;
+	c.ca_len = 0;
+	CHECK_INT(keel_v1sa_new(&c, &v1, &t.env, &sa), KEEL_ERR_INVAL);
+	keel_secret_free(u);
+	/* our certificate's subject DN is our identity when local_id is not set */
+	c = t.cfg;
+	c.local_id.type = KEEL_ID_NONE;
+	c.local_id.len = 0;
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), 0);
+	keel_v1sa_free(sa);
+	t_free(&t);
+}
+
+/* Quick mode with AH (RFC 2407 §4.4.3, RFC 2409 §5.5): install, keys, rekey, DELETE, NAT. */
+static void test_ah(void)
+{
+	static struct t t;
+	struct t_opts o = {.mode = KEEL_V1_MAIN, .ah = "sha256"};
+	struct gw_cfg gc = gw_default();
+	gc.narrow = true; /* the networks of the gateway's own quick mode below */
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	/* the gateway saw an AH proposal: AH_SHA2_256 with HMAC-SHA2-256 as its attribute */
+	CHECK_INT(t.g.sa[0].qm_proto, KEEL_V1_PROTO_AH);
+	CHECK_INT(t.g.sa[0].qm_esp, KEEL_V1_AH_SHA2_256);
+	CHECK_INT(t.g.sa[0].qm_auth, KEEL_V1_IPSEC_AUTH_HMAC_SHA2_256);
+	CHECK_INT(t.g.sa[0].qm_bits, 0);
+	CHECK_INT(t.n_inst, 1);
+	const struct rec_install *r = &t.inst[0];
+	CHECK_INT(r->ci.protocol, KEEL_PROTO_AH);
+	CHECK_INT(r->ci.encr, 0);
+	CHECK_INT(r->ci.encr_key_len, 0);
+	CHECK_INT(r->ci.integ, 12);
+	CHECK_INT(r->ci.integ_key_len, 32);
+	CHECK(!r->ci.encap);
+	/* KEYMAT with protocol AH (the gateway derived its own) */
+	check_keys(&t, r);
+	CHECK(keel_v1sa_rekey(t.sa, KEEL_REKEY_CHILD, r->ci.child_id, t.now) == 0);
+	t_run(&t);
+	CHECK_INT(t.n_inst, 2);
+	CHECK_INT(t.inst[1].ci.protocol, KEEL_PROTO_AH);
+	check_keys(&t, &t.inst[1]);
+	CHECK_INT(t.n_rm, 1);
+	CHECK_INT(t.rm[0].protocol, KEEL_PROTO_AH);
+	CHECK_INT(t.g.del_proto, KEEL_V1_PROTO_AH);
+	/* the gateway's quick mode: we choose from its AH proposal and answer with AH */
+	struct gsa *s = &t.g.sa[0];
+	uint32_t old_gw_spi = s->spi_r;
+	gw_quick_start(&t.g, s, false);
+	t_run(&t);
+	CHECK_INT(t.n_inst, 3);
+	CHECK_INT(t.inst[2].ci.protocol, KEEL_PROTO_AH);
+	CHECK_INT(t.inst[2].ci.integ, 12);
+	check_keys(&t, &t.inst[2]);
+	uint8_t spi[4];
+	put32(spi, old_gw_spi);
+	gw_info_delete(&t.g, s, KEEL_V1_PROTO_AH, spi, 4, false);
+	t_run(&t);
+	CHECK_INT(t.n_rm, 2);
+	CHECK_INT(t.rm[1].reason, KEEL_REASON_REKEYED);
+	/* the gateway deletes the AH SA in use */
+	put32(spi, s->spi_r);
+	gw_info_delete(&t.g, s, KEEL_V1_PROTO_AH, spi, 4, false);
+	t_run(&t);
+	CHECK_INT(t.n_rm, 3);
+	CHECK_INT(t.rm[2].reason, KEEL_REASON_PEER_DELETE);
+	t_free(&t);
+
+	/* HMAC-SHA2-512-256 (RFC 4868: 64-byte keys) */
+	struct t_opts o2 = {.mode = KEEL_V1_MAIN, .ah = "sha512"};
+	gc = gw_default();
+	t_init(&t, &o2, &gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	CHECK_INT(t.g.sa[0].qm_esp, KEEL_V1_AH_SHA2_512);
+	CHECK_INT(t.inst[0].ci.integ_key_len, 64);
+	check_keys(&t, &t.inst[0]);
+	t_free(&t);
+
+	/* a NAT: AH cannot cross it, refused after NAT-D, nothing installed */
+	gc = gw_default();
+	gc.fake_nat = true;
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
+	CHECK_INT(t_last_reason(&t), KEEL_REASON_CONFIG);
+	CHECK(strstr(t_last_text(&t), "AH cannot cross the NAT") != NULL);
+	CHECK_INT(t.n_inst, 0);
+	CHECK_INT(t.g.n_qm1, 0);
+	t_free(&t);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -1245,6 +1597,11 @@ static const struct {
     {"hostile", test_hostile},
     {"lost_answers", test_lost_answers},
     {"api", test_api},
+    {"cert", test_cert},
+    {"hybrid", test_hybrid},
+    {"cert_refused", test_cert_refused},
+    {"cert_config", test_cert_config},
+    {"ah", test_ah},
 };
 
 int main(int argc, char **argv)

@@ -159,10 +159,18 @@ static void record(struct h *h, const struct keel_out *o)
 			size_t i = h->n_install++;
 			h->inst[i] = *ci;
 			h->removes_at_install[i] = h->n_remove;
-			CHECK(ci->encr_key_len > 0 && ci->encr_key_len <= 64);
+			/* AH (RFC 4302): integrity keys only */
+			CHECK(ci->protocol == KEEL_PROTO_AH
+			          ? ci->encr_key_len == 0 && !ci->encr_key_in &&
+			                ci->integ_key_len > 0
+			          : ci->encr_key_len > 0 && ci->encr_key_len <= 64);
 			CHECK(ci->integ_key_len >= 0 && ci->integ_key_len <= 64);
-			memcpy(h->inst_ekey_in[i], ci->encr_key_in, (size_t)ci->encr_key_len);
-			memcpy(h->inst_ekey_out[i], ci->encr_key_out, (size_t)ci->encr_key_len);
+			if (ci->encr_key_len) {
+				memcpy(h->inst_ekey_in[i], ci->encr_key_in,
+				       (size_t)ci->encr_key_len);
+				memcpy(h->inst_ekey_out[i], ci->encr_key_out,
+				       (size_t)ci->encr_key_len);
+			}
 			if (ci->integ_key_len) {
 				memcpy(h->inst_akey_in[i], ci->integ_key_in,
 				       (size_t)ci->integ_key_len);
@@ -1458,6 +1466,118 @@ static void test_algorithms(void)
 	}
 }
 
+/* A harness whose config asks for AH with one proposal, and a gateway that answers AH. */
+static struct h *fresh_ah(uint64_t seed, const char *proposal)
+{
+	struct h *h = fresh(seed);
+	h->gw.child_ah = true;
+	h->cfg.n_ah_proposals = 1;
+	CHECK_INT(
+	    keel_proposal_from_text(proposal, KEEL_PROPOSAL_AH, &h->cfg.ah_proposals[0], NULL), 0);
+	return h;
+}
+
+/* AH instead of ESP (RFC 4302, RFC 7296 §3.3.3): IKE_AUTH, rekeys both ways, DELETE, NAT */
+static void test_ah(void)
+{
+	static uint8_t a[8192];
+	struct h *h = fresh_ah(90, "sha256");
+	start(h);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	CHECK_INT(h->n_install, 1);
+	CHECK_INT(h->inst[0].protocol, KEEL_PROTO_AH);
+	CHECK_INT(h->inst[0].encr, 0);
+	CHECK_INT(h->inst[0].encr_key_len, 0);
+	CHECK_INT(h->inst[0].integ, KEEL_V2_INTEG_HMAC_SHA2_256_128);
+	CHECK_INT(h->inst[0].integ_key_len, 32); /* RFC 4868 §2.1.1: the HMAC key is 256 bits */
+	CHECK(!h->inst[0].encap);
+	CHECK(!h->inst[0].esn);
+	check_keys(h, 0);
+	/* our rekey: REKEY_SA and the new SA are AH, the old pair is deleted as AH */
+	CHECK_INT(keel_sa_rekey(h->sa, KEEL_REKEY_CHILD, 0, h->now), 0);
+	pump(h);
+	CHECK_INT(h->n_install, 2);
+	CHECK_INT(h->inst[1].protocol, KEEL_PROTO_AH);
+	check_keys(h, 1);
+	CHECK_INT(h->n_remove, 1);
+	CHECK_INT(h->rem[0].protocol, KEEL_PROTO_AH);
+	CHECK_INT(h->gw.deleted_spi, h->inst[0].spi_in);
+	CHECK_INT(h->gw.deleted_proto, KEEL_V2_PROTO_AH);
+	/* the gateway's rekey of an AH SA is answered with AH */
+	struct gw_child *gc = gw_child_for(h, h->inst[1].spi_in);
+	CHECK(gc != NULL);
+	if (gc) {
+		size_t n = gw_request_rekey_child(&h->gw, gc, 0, a, sizeof(a));
+		gw_says(h, a, n);
+		CHECK_INT(h->gw.resp_notify, 0);
+		CHECK_INT(h->n_install, 3);
+		CHECK_INT(h->inst[2].protocol, KEEL_PROTO_AH);
+		check_keys(h, 2);
+	}
+	keel_sa_stop(h->sa, h->now);
+	pump(h);
+	CHECK_INT(h->state, KEEL_STATE_CLOSED);
+	for (size_t i = 0; i < h->n_remove; i++)
+		CHECK_INT(h->rem[i].protocol, KEEL_PROTO_AH);
+	done(h);
+
+	/* HMAC-SHA2-384-192 and HMAC-SHA2-512-256 keys, ESN */
+	static const struct {
+		const char *text;
+		uint16_t integ;
+		ptrdiff_t key_len;
+		bool esn;
+	} v[] = {
+	    {"sha384-esn", KEEL_V2_INTEG_HMAC_SHA2_384_192, 48, true},
+	    {"sha512", KEEL_V2_INTEG_HMAC_SHA2_512_256, 64, false},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		h = fresh_ah(91 + i, v[i].text);
+		start(h);
+		CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+		CHECK_INT(h->inst[0].integ, v[i].integ);
+		CHECK_INT(h->inst[0].integ_key_len, v[i].key_len);
+		CHECK_INT(h->inst[0].esn, v[i].esn);
+		check_keys(h, 0);
+		done(h);
+	}
+
+	/* a rekey with PFS: KE in CREATE_CHILD_SA, g^ir in the AH KEYMAT on both sides */
+	h = fresh_ah(97, "sha256-x25519");
+	start(h);
+	CHECK_INT(keel_sa_rekey(h->sa, KEEL_REKEY_CHILD, 0, h->now), 0);
+	pump(h);
+	CHECK_INT(h->n_install, 2);
+	CHECK_INT(h->inst[1].protocol, KEEL_PROTO_AH);
+	CHECK_INT(h->gw.child[1].alg.dh, KEEL_V2_DH_CURVE25519);
+	check_keys(h, 1);
+	done(h);
+
+	/* RFC 4302 cannot cross a NAT: refused after IKE_SA_INIT, nothing installed */
+	h = fresh_ah(95, "sha256");
+	h->gw.fake_nat = true;
+	start(h);
+	CHECK_INT(h->state, KEEL_STATE_FAILED);
+	CHECK_INT(h->reason, KEEL_REASON_CONFIG);
+	CHECK(contains(h->text, "AH cannot cross the NAT"));
+	CHECK_INT(h->n_install, 0);
+	CHECK_INT(h->gw.n_auth, 0);
+	done(h);
+
+	/* nor travel in UDP: force_encap (the TUN data path) is refused up front */
+	h = fresh_ah(96, "sha256");
+	h->cfg.force_encap = true;
+	char why[256];
+	CHECK_INT(keel_config_check(&h->cfg, why, sizeof(why)), KEEL_ERR_INVAL);
+	CHECK(contains(why, "AH cannot be encapsulated in UDP"));
+	CHECK_INT(keel_sa_new(&h->cfg, &h->env, &h->sa), KEEL_ERR_INVAL);
+	/* and an AH proposal with a cipher is no AH proposal */
+	h->cfg.force_encap = false;
+	keel_proposal_from_text("aes128-sha256", KEEL_PROPOSAL_ESP, &h->cfg.ah_proposals[0], NULL);
+	CHECK_INT(keel_config_check(&h->cfg, why, sizeof(why)), KEEL_ERR_INVAL);
+	done(h);
+}
+
 static void test_ipv6(void)
 {
 	struct h *h = fresh(70);
@@ -1501,6 +1621,7 @@ int main(void)
 	test_gateway_rekeys();
 	test_collisions();
 	test_algorithms();
+	test_ah();
 	test_ipv6();
 	return check_done();
 }

@@ -85,6 +85,7 @@ struct keel_encr_alg {
  * (RFC 7296 §3.3). For IKE: encr, prf, integ (empty with AEAD), dh (at least
  * one). For ESP: encr, integ (empty with AEAD), esn, and dh only for PFS in
  * CREATE_CHILD_SA (as in strongSwan, the groups are left out of IKE_AUTH).
+ * For AH (RFC 4302): integ (HMAC-SHA2 only), esn and dh as for ESP; no encr.
  */
 struct keel_proposal {
 	uint8_t n_encr;
@@ -96,12 +97,13 @@ struct keel_proposal {
 	uint8_t n_dh;
 	uint16_t dh[KEEL_PROPOSAL_MAX_ALGS]; /* Transform Type 4 */
 	uint8_t n_esn;
-	uint8_t esn[2]; /* Transform Type 5: 0 no ESN, 1 ESN; ESP only, empty means {0} */
+	uint8_t esn[2]; /* Transform Type 5: 0 no ESN, 1 ESN; ESP and AH, empty means {0} */
 };
 
 enum keel_proposal_kind {
 	KEEL_PROPOSAL_IKE,
 	KEEL_PROPOSAL_ESP,
+	KEEL_PROPOSAL_AH,
 };
 
 /*
@@ -283,6 +285,17 @@ struct keel_config {
 	struct keel_proposal ike_proposals[KEEL_MAX_PROPOSALS];
 	size_t n_esp_proposals;
 	struct keel_proposal esp_proposals[KEEL_MAX_PROPOSALS];
+	/*
+	 * AH (RFC 4302) instead of ESP: when n_ah_proposals > 0 every CHILD SA
+	 * is negotiated with protocol AH from these proposals (esp_proposals
+	 * are then ignored), IKEv2 and IKEv1 quick mode alike. AH protects the
+	 * outer IP addresses, so it cannot cross a NAT: with AH, force_encap
+	 * is refused, and a NAT detected between us and the gateway fails the
+	 * connection with KEEL_REASON_CONFIG. The data path must be the
+	 * kernel's (AH has no UDP encapsulation).
+	 */
+	size_t n_ah_proposals;
+	struct keel_proposal ah_proposals[KEEL_MAX_PROPOSALS];
 
 	/*
 	 * Traffic selectors we ask for. Empty local_ts: 0.0.0.0-255.255.255.255
@@ -336,8 +349,10 @@ struct keel_config {
 
 	/*
 	 * IKEv1 only (ike_version 1, RFC 2409); IKEv2 ignores them. IKEv1
-	 * takes PSK authentication only; ike_proposals / esp_proposals are
-	 * mapped to their IKEv1 forms (AEAD ciphers have none in phase 1).
+	 * takes KEEL_AUTH_PSK and KEEL_AUTH_CERT (RSA signatures, RFC 2409
+	 * §5.1; the gateway's certificate is verified as for IKEv2);
+	 * ike_proposals / esp_proposals are mapped to their IKEv1 forms (AEAD
+	 * ciphers have none in phase 1).
 	 * ikev1_mode: phase 1 exchange (default KEEL_IKEV1_MAIN). Aggressive
 	 * Mode sends our identity (the group name) in clear and lets an
 	 * eavesdropper try PSKs offline; the engine logs that once at warn
@@ -347,6 +362,12 @@ struct keel_config {
 	 * xauth_user (text, 1..255 bytes) and xauth_password (0..255 bytes),
 	 * both required then. Borrowed for keel_sa_new(), which copies them
 	 * and wipes the copies when the SA is freed. Default false, NULL.
+	 * With KEEL_AUTH_CERT the method is XAUTH with RSA signatures (XAUTHInitRSA).
+	 * ikev1_hybrid: hybrid authentication (draft-ietf-ipsec-isakmp-hybrid-auth-05,
+	 * HybridInitRSA): the gateway signs with its certificate, verified as
+	 * for KEEL_AUTH_CERT (ca, use_system_ca, now_wall_s, remote_id), and we
+	 * prove ourselves with XAUTH alone (xauth required); auth and psk are
+	 * then ignored. Default false.
 	 * ikev1_modecfg: how Mode Config gives us a virtual IP
 	 * (draft-dukes-ike-mode-cfg-02): we ask (PULL, default), the gateway
 	 * pushes (PUSH), or none (OFF).
@@ -357,6 +378,7 @@ struct keel_config {
 	bool xauth;
 	const struct keel_secret *xauth_user;
 	const struct keel_secret *xauth_password;
+	bool ikev1_hybrid;
 	enum keel_ikev1_modecfg ikev1_modecfg;
 	uint16_t ikev1_pfs_group;
 };
@@ -387,6 +409,7 @@ int keel_config_check(const struct keel_config *cfg, char *why, size_t cap);
  *   IKE: aes256gcm16-aes128gcm16-prfsha256-prfsha384-x25519-ecp256-modp2048,
  *        aes256-sha256-prfsha256-prfsha384-x25519-ecp256-modp2048
  *   ESP: aes256gcm16-aes128gcm16, aes256-sha256
+ *   AH:  sha256-sha384-sha512
  * Writes up to max proposals to out; returns how many.
  */
 size_t keel_proposal_defaults(enum keel_proposal_kind kind, struct keel_proposal *out, size_t max);
@@ -397,12 +420,15 @@ size_t keel_proposal_defaults(enum keel_proposal_kind kind, struct keel_proposal
  * Keywords: aes128/192/256 (CBC), aes128ctr..., aes128gcm8/12/16 (gcm = gcm16),
  * chacha20poly1305, sha1, sha256, sha384, sha512, aesxcbc, prfsha1..prfsha512,
  * prfaesxcbc, prfaescmac, modp2048..modp8192, ecp256/384/521, x25519
- * (curve25519), x448 (curve448), esn, noesn. For IKE, a missing PRF follows
+ * (curve25519), x448 (curve448), esn, noesn. AH ("sha256", "sha384-esn",
+ * "sha256-modp3072"): sha256, sha384 and sha512 only (HMAC-SHA2-256-128,
+ * -384-192, -512-256), with esn/noesn and PFS groups. For IKE, a missing PRF follows
  * the integrity algorithms (sha256 -> prfsha256), or with AEAD is
  * prfsha256-prfsha384-prfsha512. Writes *out on success.
  * Errors: KEEL_ERR_INVAL (unknown keyword: its byte offset goes to
  * *err_pos when err_pos is not NULL; or a proposal that cannot be complete,
- * e.g. CBC without integrity, IKE without a DH group, AEAD mixed with CBC).
+ * e.g. CBC without integrity, IKE without a DH group, AEAD mixed with CBC,
+ * AH with a cipher or without integrity).
  */
 int keel_proposal_from_text(const char *text, enum keel_proposal_kind kind,
                             struct keel_proposal *out, size_t *err_pos);

@@ -104,12 +104,16 @@ struct keel_out_dgram {
 };
 
 /* IANA Security Protocol Identifiers (RFC 7296 §3.3.1). */
+#define KEEL_PROTO_AH  2
 #define KEEL_PROTO_ESP 3
 
 /*
  * A CHILD SA pair to install. Keys are the KEYMAT of RFC 7296 §2.17: for
  * AEAD, encr_key_* includes the 4-byte salt (encr_key_len = key + 4) and
- * integ is 0 (no integrity keys).
+ * integ is 0 (no integrity keys). With protocol KEEL_PROTO_AH (RFC 4302,
+ * cfg.ah_proposals) there is no cipher: encr is 0, encr_key_* NULL and
+ * encr_key_len 0, integ and its keys are set, and encap is always false
+ * (AH cannot be UDP-encapsulated; a data path without AH must refuse it).
  *
  * Make-before-break: on a rekey the new pair is installed (same reqid,
  * new child_id) while the old one still exists; the old pair is removed with a
@@ -121,15 +125,15 @@ struct keel_out_child_install {
 	uint32_t child_id;         /* unique within this struct keel_sa, never 0 */
 	uint32_t reqid;            /* stable over rekeys of the same tunnel (1 for the first) */
 	uint32_t rekeyed_child_id; /* on a rekey: the pair this one replaces, else 0 */
-	uint8_t protocol;          /* KEEL_PROTO_ESP */
+	uint8_t protocol;          /* KEEL_PROTO_ESP or KEEL_PROTO_AH */
 	uint32_t spi_in;           /* the SPI we chose: ESP packets to us carry it */
 	uint32_t spi_out;          /* the gateway's SPI: our ESP packets carry it */
-	uint16_t encr;             /* Transform Type 1 ID (e.g. 20 AES-GCM-16, 12 AES-CBC) */
+	uint16_t encr;             /* Transform Type 1 ID (e.g. 20 AES-GCM-16, 12 AES-CBC); 0 AH */
 	uint16_t encr_key_bits;
 	const uint8_t *encr_key_in; /* borrowed until the next call on this sa */
 	const uint8_t *encr_key_out;
 	ptrdiff_t encr_key_len;
-	uint16_t integ; /* Transform Type 3 ID; 0 with AEAD */
+	uint16_t integ; /* Transform Type 3 ID; 0 with AEAD; never 0 with AH */
 	const uint8_t *integ_key_in;
 	const uint8_t *integ_key_out;
 	ptrdiff_t integ_key_len;
@@ -286,7 +290,8 @@ struct keel_out {
  * auth without certificate or key, a certificate that does not belong to
  * the key, no trust anchors for the gateway's certificate, EAP without a
  * password, an empty or malformed proposal or TS, local/remote families
- * differ, fragment_size too small), KEEL_ERR_AUTH (our private key is
+ * differ, fragment_size too small, ah_proposals with force_encap: AH has no
+ * UDP form), KEEL_ERR_AUTH (our private key is
  * encrypted and key_passphrase is missing or wrong), KEEL_ERR_MALFORMED
  * (certificate, key or CA bytes that do not parse), KEEL_ERR_UNSUPPORTED
  * (an algorithm or key type Keel lacks), KEEL_ERR_NOMEM.
