@@ -18,6 +18,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,16 +39,25 @@
 #define IKE_SLOTS 8
 #define IKE_MAX   65535
 #define BATCH_MAX 64
-/* Receive buffers: a UDP_GRO datagram is at most 64 KiB. */
+/*
+ * Receive buffers: a UDP_GRO datagram is at most 64 KiB, and carries 17
+ * ESP packets on average under a TCP stream: 8 of them per recvmmsg() are
+ * about 140 packets per call, and half a MiB resident.
+ */
 #define RX_BUF_LEN   65536
-#define RX_GRO_BATCH 16
+#define RX_GRO_BATCH 8
 /* Largest TUN read: a virtio-net header and an IP packet of 64 KiB. */
 #define TUN_READ_LEN (KEEL_VNET_HDR_LEN + 65535 + 64)
-/* The send arena: ESP packets laid end to end, runs of equal size sent as one GSO. */
-#define ARENA_LEN (512 * 1024)
+/*
+ * The send arena: ESP packets laid end to end, runs of equal size sent as
+ * one GSO; room for 4 TUN super-packets per sendmmsg().
+ */
+#define ARENA_LEN (4 * 66 * 1024)
 /* UDP GSO (kernel udp_send_skb): at most 64 segments, a datagram below 64 KiB. */
 #define GSO_MAX_SEGS  64
 #define GSO_MAX_BYTES 65000
+/* The longest busy-poll window keel_datapath_set_options() takes. */
+#define SPIN_MAX_US 10000
 /* RFC 3948 §2.3: a NAT-keepalive after 20 s without sending anything. */
 #define KEEPALIVE_NS (20ull * 1000000000ull)
 
@@ -85,6 +95,13 @@ struct half {
 	uint32_t child_id;
 	uint64_t order; /* installation order: the newest has the largest */
 	uint32_t spi;
+	/*
+	 * An outbound half kept back (keel_datapath_install_inbound_first()):
+	 * it carries nothing until CMD_ACTIVATE, or the CMD_REMOVE of the
+	 * pair waiting_for, applied in the same pass as that removal.
+	 */
+	bool waiting;
+	uint32_t waiting_for;
 	struct keel_esp_sa *sa;
 	size_t n_ts_local;
 	size_t n_ts_remote;
@@ -95,6 +112,7 @@ struct half {
 enum cmd_op {
 	CMD_INSTALL = 1,
 	CMD_REMOVE,
+	CMD_ACTIVATE, /* a kept-back outbound half carries traffic from now on */
 };
 
 struct cmd {
@@ -167,6 +185,9 @@ struct keel_datapath {
 		uint32_t child_id;
 		uint64_t order;
 		const struct keel_esp_sa *out; /* sizing only: immutable fields */
+		bool waiting;                  /* its outbound half is kept back ... */
+		uint32_t waiting_for;          /* ... until this pair goes */
+		uint64_t activate_ns;          /* ... or until then (keel_datapath_tick()) */
 	} live[MAX_PAIRS];
 	uint64_t next_order;
 	bool keepalive;
@@ -227,6 +248,35 @@ static void wait_readable(int fd, int efd, short broken)
 		poll(&p[1], 1, 100);
 }
 
+/*
+ * With a spin window: true while fd ran dry less than spin_us ago (*since
+ * is when; 0: it had data), and the thread should try it again rather
+ * than sleep; this trades CPU for fewer sleeps and wake-ups.
+ */
+static bool keep_spinning(const struct keel_datapath *dp, uint64_t *since)
+{
+	if (dp->opt.spin_us == 0)
+		return false;
+	uint64_t now = now_ns();
+	if (*since == 0)
+		*since = now;
+	if (now - *since < (uint64_t)dp->opt.spin_us * 1000u)
+		return true;
+	*since = 0;
+	return false;
+}
+
+/* Pins the calling thread to cpu; best effort (a CPU outside the set is ignored). */
+static void pin_self(unsigned cpu)
+{
+	cpu_set_t set;
+	if (cpu >= CPU_SETSIZE)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static void half_free(struct half *h)
 {
 	if (!h)
@@ -274,11 +324,22 @@ static void ring_apply(struct ring *r, struct half **pairs)
 			break;
 		}
 		case CMD_REMOVE:
-			for (size_t i = 0; i < MAX_PAIRS; i++)
-				if (pairs[i] && pairs[i]->child_id == c->child_id) {
+			for (size_t i = 0; i < MAX_PAIRS; i++) {
+				if (!pairs[i])
+					continue;
+				/* its successor takes over before the next packet */
+				if (pairs[i]->waiting && pairs[i]->waiting_for == c->child_id)
+					pairs[i]->waiting = false;
+				if (pairs[i]->child_id == c->child_id) {
 					half_free(pairs[i]);
 					pairs[i] = NULL;
 				}
+			}
+			break;
+		case CMD_ACTIVATE:
+			for (size_t i = 0; i < MAX_PAIRS; i++)
+				if (pairs[i] && pairs[i]->child_id == c->child_id)
+					pairs[i]->waiting = false;
 			break;
 		}
 	}
@@ -454,7 +515,7 @@ int keel_datapath_set_options(struct keel_datapath *dp, const struct keel_datapa
 {
 	if (dp->started)
 		return KEEL_ERR_STATE;
-	if (o->batch > BATCH_MAX)
+	if (o->batch > BATCH_MAX || o->spin_us > SPIN_MAX_US)
 		return KEEL_ERR_INVAL;
 	dp->opt = *o;
 	return 0;
@@ -522,12 +583,19 @@ static struct half *half_new(const struct keel_out_child_install *ci, uint64_t o
 	return h;
 }
 
-int keel_datapath_install(struct keel_datapath *dp, const struct keel_out_child_install *ci)
+/*
+ * Hands the pair ci to the threads; with waiting_for, its outbound half is
+ * kept back until that pair goes or activate_ns.
+ */
+static int install(struct keel_datapath *dp, const struct keel_out_child_install *ci,
+                   uint32_t waiting_for, uint64_t activate_ns)
 {
 	struct half *in = NULL, *out = NULL;
 	size_t slot = MAX_PAIRS;
 	int rc;
 
+	if (ci->protocol == KEEL_PROTO_AH)
+		return KEEL_ERR_INVAL; /* RFC 4302: AH has no UDP form; kernel path only */
 	if (ci->protocol != KEEL_PROTO_ESP || !ci->encap)
 		return KEEL_ERR_UNSUPPORTED; /* the TUN path only speaks ESP in UDP */
 	if (ci->child_id == 0 || ci->n_ts_local > KEEL_MAX_TS || ci->n_ts_remote > KEEL_MAX_TS)
@@ -566,6 +634,8 @@ int keel_datapath_install(struct keel_datapath *dp, const struct keel_out_child_
 	}
 	in->spi = ci->spi_in;
 	out->spi = ci->spi_out;
+	out->waiting = waiting_for != 0;
+	out->waiting_for = waiting_for;
 	if ((rc = keel_esp_sa_new(&pin, &in->sa)) < 0 ||
 	    (rc = keel_esp_sa_new(&pout, &out->sa)) < 0)
 		goto fail;
@@ -585,6 +655,9 @@ int keel_datapath_install(struct keel_datapath *dp, const struct keel_out_child_
 	dp->live[slot].child_id = ci->child_id;
 	dp->live[slot].order = order;
 	dp->live[slot].out = out_sa;
+	dp->live[slot].waiting = waiting_for != 0;
+	dp->live[slot].waiting_for = waiting_for;
+	dp->live[slot].activate_ns = activate_ns;
 	if (ci->nat_local || ci->encap)
 		dp->keepalive = true;
 	return 0;
@@ -594,15 +667,59 @@ fail:
 	return rc;
 }
 
+int keel_datapath_install(struct keel_datapath *dp, const struct keel_out_child_install *ci)
+{
+	return install(dp, ci, 0, 0);
+}
+
+static ptrdiff_t live_find(const struct keel_datapath *dp, uint32_t child_id)
+{
+	for (size_t i = 0; child_id && i < MAX_PAIRS; i++)
+		if (dp->live[i].child_id == child_id)
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+int keel_datapath_install_inbound_first(struct keel_datapath *dp,
+                                        const struct keel_out_child_install *ci, uint64_t now)
+{
+	ptrdiff_t old = live_find(dp, ci->rekeyed_child_id);
+	if (old < 0)
+		return install(dp, ci, 0, 0); /* nothing in use that this pair replaces */
+	/* one at a time: a pair still kept back itself takes over first */
+	if (dp->live[old].waiting)
+		keel_datapath_activate(dp, dp->live[old].child_id);
+	return install(dp, ci, ci->rekeyed_child_id, now + KEEL_ANSWERED_REKEY_WAIT_NS);
+}
+
+int keel_datapath_activate(struct keel_datapath *dp, uint32_t child_id)
+{
+	ptrdiff_t i = live_find(dp, child_id);
+	if (i < 0)
+		return KEEL_ERR_INVAL;
+	if (!dp->live[i].waiting)
+		return 0;
+	dp->live[i].waiting = false;
+	/* a full ring: the sending thread is stuck; the old pair's removal still activates */
+	if (!ring_push(&dp->tx_ring, &(struct cmd){CMD_ACTIVATE, child_id, NULL}))
+		return KEEL_ERR_NOBUF;
+	return 0;
+}
+
 void keel_datapath_remove(struct keel_datapath *dp, uint32_t child_id)
 {
 	if (child_id == 0)
 		return;
 	for (size_t i = 0; i < MAX_PAIRS; i++) {
+		/* the sending thread activates what waited for child_id as it removes it */
+		if (dp->live[i].child_id && dp->live[i].waiting &&
+		    dp->live[i].waiting_for == child_id)
+			dp->live[i].waiting = false;
 		if (dp->live[i].child_id != child_id)
 			continue;
 		dp->live[i].child_id = 0;
 		dp->live[i].out = NULL;
+		dp->live[i].waiting = false;
 		/* a full ring means a thread is stuck; the halves then go with keel_datapath_free()
 		 */
 		ring_push(&dp->tx_ring, &(struct cmd){CMD_REMOVE, child_id, NULL});
@@ -616,7 +733,7 @@ uint32_t keel_datapath_tun_mtu(const struct keel_datapath *dp, uint32_t path_mtu
 	const struct keel_esp_sa *sa = NULL;
 	uint64_t best = 0;
 	for (size_t i = 0; i < MAX_PAIRS; i++)
-		if (dp->live[i].child_id && dp->live[i].order > best) {
+		if (dp->live[i].child_id && !dp->live[i].waiting && dp->live[i].order > best) {
 			best = dp->live[i].order;
 			sa = dp->live[i].out;
 		}
@@ -640,8 +757,7 @@ void keel_datapath_udp_readable(struct keel_datapath *dp, uint64_t now_ns_,
 	}
 }
 
-int keel_datapath_send_ike(struct keel_datapath *dp, const uint8_t *msg, ptrdiff_t len,
-                           uint64_t now)
+int keel_natt_send_ike(int fd, const uint8_t *msg, ptrdiff_t len)
 {
 	uint8_t marker[KEEL_NATT_MARKER_LEN];
 	keel_natt_write_marker(marker, sizeof(marker));
@@ -651,15 +767,22 @@ int keel_datapath_send_ike(struct keel_datapath *dp, const uint8_t *msg, ptrdiff
 	};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
 	for (int tries = 0; tries < 2; tries++) {
-		if (sendmsg(dp->natt_fd, &mh, 0) >= 0) {
-			dp->last_ike_tx_ns = now;
+		if (sendmsg(fd, &mh, 0) >= 0)
 			return 0;
-		}
 		/* the first try may only collect an earlier ICMP error */
 		if (errno != ECONNREFUSED && errno != EINTR)
 			break;
 	}
 	return -errno;
+}
+
+int keel_datapath_send_ike(struct keel_datapath *dp, const uint8_t *msg, ptrdiff_t len,
+                           uint64_t now)
+{
+	int rc = keel_natt_send_ike(dp->natt_fd, msg, len);
+	if (rc == 0)
+		dp->last_ike_tx_ns = now;
+	return rc;
 }
 
 static uint64_t last_tx(const struct keel_datapath *dp)
@@ -671,14 +794,19 @@ static uint64_t last_tx(const struct keel_datapath *dp)
 
 uint64_t keel_datapath_deadline(const struct keel_datapath *dp)
 {
-	if (!dp->keepalive)
-		return UINT64_MAX;
-	return last_tx(dp) + KEEPALIVE_NS;
+	uint64_t d = dp->keepalive ? last_tx(dp) + KEEPALIVE_NS : UINT64_MAX;
+	for (size_t i = 0; i < MAX_PAIRS; i++)
+		if (dp->live[i].child_id && dp->live[i].waiting && dp->live[i].activate_ns < d)
+			d = dp->live[i].activate_ns;
+	return d;
 }
 
 void keel_datapath_tick(struct keel_datapath *dp, uint64_t now)
 {
 	uint8_t ka[1];
+	for (size_t i = 0; i < MAX_PAIRS; i++)
+		if (dp->live[i].child_id && dp->live[i].waiting && now >= dp->live[i].activate_ns)
+			keel_datapath_activate(dp, dp->live[i].child_id);
 	if (!dp->keepalive || now < last_tx(dp) + KEEPALIVE_NS)
 		return;
 	ptrdiff_t n = keel_natt_write_keepalive(ka, sizeof(ka));
@@ -690,13 +818,13 @@ void keel_datapath_tick(struct keel_datapath *dp, uint64_t now)
 
 /* ---- the sending thread ---- */
 
-/* RFC 4301 §5.1: the newest pair whose selectors cover the packet. */
+/* RFC 4301 §5.1: the newest pair whose selectors cover the packet (none kept back). */
 static struct half *tx_pair(struct keel_datapath *dp, const struct sel *s)
 {
 	struct half *best = NULL;
 	for (size_t i = 0; i < MAX_PAIRS; i++) {
 		struct half *h = dp->tx.pairs[i];
-		if (!h || (best && h->order < best->order))
+		if (!h || h->waiting || (best && h->order < best->order))
 			continue;
 		if (ts_any(h->ts_local, h->n_ts_local, s, s->src, s->sport) &&
 		    ts_any(h->ts_remote, h->n_ts_remote, s, s->dst, s->dport))
@@ -858,7 +986,10 @@ static void tx_packet(struct keel_datapath *dp, uint8_t *buf, ptrdiff_t n)
 			ADD(dp, tx_errors, 1);
 			continue;
 		}
-		if (tx->n_msgs == (dp->batch) && tx_needs_msg(tx, ilen + over))
+		/* a super-packet of many small segments may not fit at once */
+		if ((tx->n_msgs == dp->batch && tx_needs_msg(tx, ilen + over)) ||
+		    ARENA_LEN - tx->used <
+		        seg_max + KEEL_ESP_HEADER_MAX_LEN + KEEL_ESP_TRAILER_MAX_LEN)
 			tx_flush(dp);
 		uint8_t *esp = tx->arena + tx->used;
 		uint8_t *inner = esp + hdr;
@@ -890,8 +1021,11 @@ static void *tx_main(void *arg)
 {
 	struct keel_datapath *dp = arg;
 	struct tx *tx = &dp->tx;
+	uint64_t dry_since = 0;
 
 	pthread_setname_np(pthread_self(), "keel-tx");
+	if (dp->opt.pin)
+		pin_self(dp->opt.tx_cpu);
 	tx->gso = dp->udp_gso;
 	tx_reset(tx);
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed)) {
@@ -907,12 +1041,13 @@ static void *tx_main(void *arg)
 				drained = true; /* EAGAIN; or an error we cannot act on */
 				break;
 			}
+			dry_since = 0;
 			tx_packet(dp, tx->rbuf, n);
 			if (tx->n_msgs >= dp->batch)
 				break;
 		}
 		tx_flush(dp);
-		if (drained)
+		if (drained && !keep_spinning(dp, &dry_since))
 			wait_readable(dp->tun_fd, dp->tx_ring.efd, POLLERR | POLLHUP | POLLNVAL);
 	}
 	return NULL;
@@ -1097,8 +1232,11 @@ static void *rx_main(void *arg)
 	struct keel_datapath *dp = arg;
 	struct rx *rx = &dp->rx;
 	int vlen = dp->udp_gro && dp->batch > RX_GRO_BATCH ? RX_GRO_BATCH : dp->batch;
+	uint64_t dry_since = 0;
 
 	pthread_setname_np(pthread_self(), "keel-rx");
+	if (dp->opt.pin)
+		pin_self(dp->opt.rx_cpu);
 	rx->coalesce = dp->coalesce;
 	keel_gro_init(rx->gro);
 	for (int i = 0; i < vlen; i++)
@@ -1120,9 +1258,11 @@ static void *rx_main(void *arg)
 		if (n < 0) {
 			if (errno == EINTR || errno == ECONNREFUSED)
 				continue; /* ECONNREFUSED: an ICMP error for an earlier datagram */
-			wait_readable(dp->natt_fd, dp->rx_ring.efd, POLLNVAL);
+			if (!keep_spinning(dp, &dry_since))
+				wait_readable(dp->natt_fd, dp->rx_ring.efd, POLLNVAL);
 			continue;
 		}
+		dry_since = 0;
 		ADD(dp, rx_datagrams, (uint64_t)n);
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &rx->msgs[i].msg_hdr;

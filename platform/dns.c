@@ -30,8 +30,8 @@ struct keel_dns {
 	enum keel_dns_backend backend; /* what the caller asked for */
 	char *path;
 	char *backup;
-	char *lock;  /* "<path>.keel-lock": flock()ed while our change is in place */
-	int lock_fd; /* -1: not held */
+	char *lock;                 /* "<path>.keel-lock": flock()ed while our change is in place */
+	int lock_fd;                /* -1: not held */
 	enum keel_dns_backend used; /* AUTO: nothing applied */
 	int ifindex;
 };

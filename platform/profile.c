@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include <keel-platform/profile.h>
@@ -84,13 +85,18 @@ enum key_id {
 	K_REMOTE_ID,
 	K_IKE_PROPOSALS,
 	K_ESP_PROPOSALS,
+	K_AH_PROPOSALS,
 	K_REMOTE_TS,
 	K_DATAPATH,
 	K_ALLOW_WEAK,
+	K_IKE_REKEY_TIME,
+	K_CHILD_REKEY_TIME,
+	K_DPD,
 	K_USERNAME,
 	K_CERTIFICATE,
 	K_PRIVATE_KEY,
 	K_CA,
+	K_EAP_ONLY,
 	K_COUNT,
 };
 
@@ -106,13 +112,18 @@ static const struct {
     [K_REMOTE_ID] = {"connection", "remote-id"},
     [K_IKE_PROPOSALS] = {"connection", "ike-proposals"},
     [K_ESP_PROPOSALS] = {"connection", "esp-proposals"},
+    [K_AH_PROPOSALS] = {"connection", "ah-proposals"},
     [K_REMOTE_TS] = {"connection", "remote-ts"},
     [K_DATAPATH] = {"connection", "datapath"},
     [K_ALLOW_WEAK] = {"connection", "allow-weak"},
+    [K_IKE_REKEY_TIME] = {"connection", "ike-rekey-time"},
+    [K_CHILD_REKEY_TIME] = {"connection", "child-rekey-time"},
+    [K_DPD] = {"connection", "dpd"},
     [K_USERNAME] = {"auth", "username"},
     [K_CERTIFICATE] = {"auth", "certificate"},
     [K_PRIVATE_KEY] = {"auth", "private-key"},
     [K_CA] = {"auth", "ca"},
+    [K_EAP_ONLY] = {"auth", "eap-only"},
 };
 
 /* psk, password, secret, key-passphrase, xauth-password, ...: never in a profile */
@@ -189,6 +200,62 @@ static bool host_name_ok(const char *s)
 	return !all_numeric && s[n - 1] != '-';
 }
 
+/*
+ * A duration as strongSwan writes one: whole seconds, or a number with the
+ * unit s, m, h or d ("90s", "20m", "4h", "1d"). Between min_s and max_s, or 0
+ * when zero_ok.
+ */
+static bool parse_duration(const struct ctx *c, const struct keel_ini_entry *e, uint32_t min_s,
+                           uint32_t max_s, bool zero_ok, uint32_t *out)
+{
+	static const struct {
+		char unit;
+		uint32_t s;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	const char *v = e->value;
+	uint64_t n = 0;
+	size_t i = 0;
+	g_autofree char *q = quote(v);
+
+	for (; g_ascii_isdigit(v[i]); i++)
+		if (n <= max_s) /* past max_s it stays past: no overflow */
+			n = n * 10 + (uint64_t)(v[i] - '0');
+	if (i == 0)
+		goto bad;
+	if (v[i]) {
+		size_t u = 0;
+		while (u < G_N_ELEMENTS(units) && units[u].unit != v[i])
+			u++;
+		if (u == G_N_ELEMENTS(units) || v[i + 1])
+			goto bad;
+		n *= units[u].s;
+	}
+	if (n == 0 && zero_ok) {
+		*out = 0;
+		return true;
+	}
+	if (n < min_s)
+		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
+		            "must be at least %" PRIu32 "s%s, got %s", min_s,
+		            zero_ok ? " or 0 (off)" : "", q);
+	if (n > max_s)
+		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
+		            "must be at most %" PRIu32 "d, got %s", max_s / 86400, q);
+	*out = (uint32_t)n;
+	return true;
+bad:
+	return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
+	            "expected a duration in seconds or with a unit (90s, 20m, 4h, 1d), got %s", q);
+}
+
+void keel_profile_lifetime(uint32_t rekey_s, struct keel_lifetime *out)
+{
+	/* strongSwan: over_time defaults to 10% of rekey_time, rand_time to over_time */
+	uint32_t tenth_s = rekey_s / 10 + (rekey_s % 10 != 0);
+	*out = (struct keel_lifetime){
+	    .life_s = rekey_s + tenth_s, .margin_s = tenth_s, .jitter_s = tenth_s};
+}
+
 static bool parse_gateway(const struct ctx *c, const struct keel_ini_entry *e,
                           struct keel_profile *p)
 {
@@ -253,9 +320,10 @@ static bool parse_id(const struct ctx *c, const struct keel_ini_entry *e, char *
 	if (rc < 0) {
 		g_autofree char *q = quote(e->value);
 		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key, "%s, got %s",
-		            rc == KEEL_ERR_NOMEM ? "out of memory"
-		                                 : "expected an address, a host name, user@domain, "
-		                                   "@#hex or a distinguished name (C=.., O=.., CN=..)",
+		            rc == KEEL_ERR_NOMEM
+		                ? "out of memory"
+		                : "expected an address, a host name, user@domain, "
+		                  "@#hex or a distinguished name (C=.., O=.., CN=..)",
 		            q);
 	}
 	*text = g_strdup(e->value);
@@ -336,6 +404,8 @@ static const char *kind_name(enum keel_proposal_kind kind)
 		return "an IKE";
 	case KEEL_PROPOSAL_ESP:
 		return "an ESP";
+	case KEEL_PROPOSAL_AH:
+		return "an AH";
 	}
 	return "a";
 }
@@ -372,6 +442,11 @@ static bool parse_one_proposal(const struct ctx *c, const struct keel_ini_entry 
 		enum keel_proposal_kind other =
 		    kind == KEEL_PROPOSAL_IKE ? KEEL_PROPOSAL_ESP : KEEL_PROPOSAL_IKE;
 		size_t len = strlen(text);
+		if (kind == KEEL_PROPOSAL_AH && pos >= len)
+			return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
+			            "incomplete proposal %s: an AH proposal needs an integrity "
+			            "algorithm (sha256, sha384, sha512) and no cipher",
+			            q);
 		if (pos >= len)
 			return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
 			            "incomplete proposal %s: %s proposal needs a cipher, an "
@@ -532,8 +607,26 @@ static bool parse_values(const struct ctx *c, const struct keel_ini_entry *const
 			return false;
 		p->allow_weak = v % 2 == 1;
 	}
+	if ((e = by_key[K_EAP_ONLY])) {
+		if (!parse_choice(c, e, bool_names, 4, "yes or no", &v))
+			return false;
+		p->eap_only = v % 2 == 1;
+	}
 	if ((e = by_key[K_GATEWAY]) && !parse_gateway(c, e, p))
 		return false;
+	if ((e = by_key[K_IKE_REKEY_TIME]) &&
+	    !parse_duration(c, e, KEEL_PROFILE_REKEY_MIN_S, KEEL_PROFILE_REKEY_MAX_S, false,
+	                    &p->ike_rekey_s))
+		return false;
+	if ((e = by_key[K_CHILD_REKEY_TIME]) &&
+	    !parse_duration(c, e, KEEL_PROFILE_REKEY_MIN_S, KEEL_PROFILE_REKEY_MAX_S, false,
+	                    &p->child_rekey_s))
+		return false;
+	if ((e = by_key[K_DPD])) {
+		if (!parse_duration(c, e, 1, KEEL_PROFILE_DPD_MAX_S, true, &p->dpd_s))
+			return false;
+		p->dpd_set = true;
+	}
 	if ((e = by_key[K_LOCAL_ID]) && !parse_id(c, e, &p->local_id_text, &p->local_id))
 		return false;
 	if ((e = by_key[K_REMOTE_ID]) && !parse_id(c, e, &p->remote_id_text, &p->remote_id))
@@ -558,6 +651,9 @@ static bool parse_values(const struct ctx *c, const struct keel_ini_entry *const
 		return false;
 	if ((e = by_key[K_ESP_PROPOSALS]) &&
 	    !parse_proposals(c, e, KEEL_PROPOSAL_ESP, p, p->esp_proposals, &p->n_esp_proposals))
+		return false;
+	if ((e = by_key[K_AH_PROPOSALS]) &&
+	    !parse_proposals(c, e, KEEL_PROPOSAL_AH, p, p->ah_proposals, &p->n_ah_proposals))
 		return false;
 	return true;
 }
@@ -601,6 +697,12 @@ static bool check_profile(const struct ctx *c, const struct keel_ini *ini,
 	    (!p->certificate || !p->private_key))
 		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
 		            "%s needs certificate and private-key in [auth]", e->value);
+	if ((e = by_key[K_EAP_ONLY]) && p->eap_only && p->auth != KEEL_PROFILE_AUTH_EAP)
+		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key, "only with auth = eap");
+	/* RFC 4302: AH cannot travel in UDP, so not over the TUN data path */
+	if ((e = by_key[K_AH_PROPOSALS]) && p->datapath == KEEL_PROFILE_DATAPATH_TUN)
+		return fail(c, KEEL_PROFILE_ERROR_INVALID, e->line, e->key,
+		            "AH needs the kernel data path (datapath = xfrm), not tun");
 
 	if (!p->remote_id_text) {
 		/* the gateway as given; a host name that is not a valid ID stays NONE */

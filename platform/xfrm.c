@@ -319,6 +319,7 @@ static const char *addr_text(int af, const void *bytes, char *buf, size_t cap)
 enum op {
 	OP_OPEN,
 	OP_SA,
+	OP_SA_AH, /* as OP_SA, for an AH SA */
 	OP_POLICY,
 	OP_DELETE,
 	OP_READ,
@@ -335,11 +336,14 @@ static const char *explain(int err, enum op op)
 		if (op == OP_OPEN)
 			return "the kernel has no XFRM netlink interface (xfrm_user neither "
 			       "built in nor loadable); use the TUN data path (datapath = tun)";
+		if (op == OP_SA_AH)
+			return "the kernel has no AH for this address family (ah4/ah6 neither "
+			       "built in nor loadable); use ESP (esp-proposals) instead";
 		return "the kernel has no ESP for this address family (esp4/esp6 neither built in "
 		       "nor loadable); use the TUN data path (datapath = tun)";
 	case ENOSYS:
 	case ENOENT:
-		if (op == OP_SA)
+		if (op == OP_SA || op == OP_SA_AH)
 			return "the kernel lacks an algorithm of this SA (a crypto module "
 			       "is missing)";
 		if (op == OP_DELETE || op == OP_READ)
@@ -348,7 +352,7 @@ static const char *explain(int err, enum op op)
 	case ESRCH:
 		return "it is not there (any more)";
 	case EEXIST:
-		if (op == OP_SA)
+		if (op == OP_SA || op == OP_SA_AH)
 			return "the kernel has an SA with this SPI and destination already";
 		if (op == OP_POLICY)
 			return "another IPsec policy with exactly these traffic selectors "
@@ -391,8 +395,9 @@ struct sa_spec {
 	uint32_t kreqid;
 	const struct keel_addr *src;
 	const struct keel_addr *dst;
-	const struct encr_alg *encr;
-	const uint8_t *encr_key; /* key | salt */
+	bool ah;                     /* AH (RFC 4302): encr NULL, integ only, no encap */
+	const struct encr_alg *encr; /* NULL with AH */
+	const uint8_t *encr_key;     /* key | salt */
 	size_t encr_key_len;
 	const struct integ_alg *integ;
 	const uint8_t *integ_key;
@@ -409,8 +414,9 @@ static void sa_describe(const struct sa_spec *s, const char *dir, char *buf, siz
 		snprintf(spi, sizeof(spi), " 0x%08x", s->spi);
 	snprintf(buf, cap, "adding the %s SA%s (%s -> %s, %s%s%s%s%s)", dir, spi,
 	         addr_text(af, s->src->bytes, a, sizeof(a)),
-	         addr_text(af, s->dst->bytes, b, sizeof(b)), s->encr->name, s->integ ? " + " : "",
-	         s->integ ? s->integ->name : "", s->esn ? ", ESN" : "", s->encap ? ", in UDP" : "");
+	         addr_text(af, s->dst->bytes, b, sizeof(b)), s->ah ? "AH" : s->encr->name,
+	         s->integ ? (s->ah ? " " : " + ") : "", s->integ ? s->integ->name : "",
+	         s->esn ? ", ESN" : "", s->encap ? ", in UDP" : "");
 }
 
 static void put_lifetime_inf(struct xfrm_lifetime_cfg *lft)
@@ -430,7 +436,7 @@ static void build_newsa(char *buf, const struct sa_spec *s)
 	to_xaddr(s->dst, &sa->id.daddr);
 	to_xaddr(s->src, &sa->saddr);
 	sa->id.spi = htonl(s->spi);
-	sa->id.proto = IPPROTO_ESP;
+	sa->id.proto = s->ah ? IPPROTO_AH : IPPROTO_ESP;
 	sa->family = (uint16_t)af;
 	sa->mode = XFRM_MODE_TUNNEL;
 	sa->reqid = s->kreqid;
@@ -439,6 +445,13 @@ static void build_newsa(char *buf, const struct sa_spec *s)
 	 * in; one tunnel-mode SA carries IPv4 and IPv6 inside.
 	 */
 	sa->flags = XFRM_STATE_AF_UNSPEC | (s->esn ? XFRM_STATE_ESN : 0);
+	/*
+	 * RFC 4302 §3.3.3.2.1: over IPv4 the AH header is padded to a multiple
+	 * of 32 bits (64 over IPv6); Linux pads to 64 bits unless told, and a
+	 * peer that follows the RFC (strongSwan does) then rejects every packet.
+	 */
+	if (s->ah && af == AF_INET)
+		sa->flags |= XFRM_STATE_ALIGN4;
 	/* XFRMA_REPLAY_ESN_VAL below carries the window; this must be 0 with it */
 	sa->replay_window = 0;
 	put_lifetime_inf(&sa->lft);
@@ -451,7 +464,7 @@ static void build_newsa(char *buf, const struct sa_spec *s)
 		struct xfrm_algo_auth auth;
 		uint8_t raw[sizeof(struct xfrm_algo_auth) + 128];
 	} al;
-	if (s->encr->aead) {
+	if (s->encr && s->encr->aead) {
 		memset(&al, 0, sizeof(al));
 		snprintf(al.aead.alg_name, sizeof(al.aead.alg_name), "%s", s->encr->name);
 		al.aead.alg_key_len = (unsigned)(s->encr_key_len * 8);
@@ -459,11 +472,14 @@ static void build_newsa(char *buf, const struct sa_spec *s)
 		memcpy(al.aead.alg_key, s->encr_key, s->encr_key_len);
 		mnl_attr_put(nlh, XFRMA_ALG_AEAD, sizeof(al.aead) + s->encr_key_len, &al);
 	} else {
-		memset(&al, 0, sizeof(al));
-		snprintf(al.crypt.alg_name, sizeof(al.crypt.alg_name), "%s", s->encr->name);
-		al.crypt.alg_key_len = (unsigned)(s->encr_key_len * 8);
-		memcpy(al.crypt.alg_key, s->encr_key, s->encr_key_len);
-		mnl_attr_put(nlh, XFRMA_ALG_CRYPT, sizeof(al.crypt) + s->encr_key_len, &al);
+		if (s->encr) {
+			memset(&al, 0, sizeof(al));
+			snprintf(al.crypt.alg_name, sizeof(al.crypt.alg_name), "%s", s->encr->name);
+			al.crypt.alg_key_len = (unsigned)(s->encr_key_len * 8);
+			memcpy(al.crypt.alg_key, s->encr_key, s->encr_key_len);
+			mnl_attr_put(nlh, XFRMA_ALG_CRYPT, sizeof(al.crypt) + s->encr_key_len, &al);
+		}
+		/* AH has only this one: the ICV over the packet (RFC 4302 §3.3.3) */
 
 		memset(&al, 0, sizeof(al));
 		snprintf(al.auth.alg_name, sizeof(al.auth.alg_name), "%s", s->integ->name);
@@ -487,7 +503,7 @@ static void build_newsa(char *buf, const struct sa_spec *s)
 	memcpy(replay, &rs, sizeof(rs));
 	mnl_attr_put(nlh, XFRMA_REPLAY_ESN_VAL, sizeof(replay), replay);
 
-	if (s->encap) {
+	if (s->encap && !s->ah) {
 		struct xfrm_encap_tmpl enc;
 		memset(&enc, 0, sizeof(enc));
 		enc.encap_type = UDP_ENCAP_ESPINUDP;
@@ -507,7 +523,7 @@ static int sa_add(struct xnl *n, const struct sa_spec *s)
 }
 
 static struct nlmsghdr *build_sa_id(char *buf, uint16_t type, int af, const xfrm_address_t *daddr,
-                                    const xfrm_address_t *saddr, uint32_t spi_be,
+                                    const xfrm_address_t *saddr, uint32_t spi_be, uint8_t proto,
                                     const struct xfrm_mark *mark)
 {
 	struct nlmsghdr *nlh = req_start(buf, type, 0);
@@ -515,24 +531,30 @@ static struct nlmsghdr *build_sa_id(char *buf, uint16_t type, int af, const xfrm
 	id->daddr = *daddr;
 	id->spi = spi_be;
 	id->family = (uint16_t)af;
-	id->proto = IPPROTO_ESP;
+	id->proto = proto;
 	mnl_attr_put(nlh, XFRMA_SRCADDR, sizeof(*saddr), saddr);
 	if (mark && (mark->v || mark->m))
 		mnl_attr_put(nlh, XFRMA_MARK, sizeof(*mark), mark);
 	return nlh;
 }
 
-/* Deletes the ESP SA (dst, spi); 0 also when it is gone already. */
+static uint8_t ipproto(bool ah)
+{
+	return ah ? IPPROTO_AH : IPPROTO_ESP;
+}
+
+/* Deletes the ESP (or AH) SA (dst, spi); 0 also when it is gone already. */
 static int sa_del(struct xnl *n, const struct keel_addr *src, const struct keel_addr *dst,
-                  uint32_t spi)
+                  uint32_t spi, bool ah)
 {
 	char buf[REQ_SIZE];
 	xfrm_address_t d, s;
 	to_xaddr(dst, &d);
 	to_xaddr(src, &s);
-	int rc = xnl_talk(
-	    n, build_sa_id(buf, XFRM_MSG_DELSA, af_of(dst->family), &d, &s, htonl(spi), NULL), NULL,
-	    NULL);
+	int rc = xnl_talk(n,
+	                  build_sa_id(buf, XFRM_MSG_DELSA, af_of(dst->family), &d, &s, htonl(spi),
+	                              ipproto(ah), NULL),
+	                  NULL, NULL);
 	return rc == -ESRCH || rc == -ENOENT ? 0 : rc;
 }
 
@@ -556,16 +578,17 @@ static int sa_read_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 static int sa_get(struct xnl *n, const struct keel_addr *src, const struct keel_addr *dst,
-                  uint32_t spi, struct sa_read *out)
+                  uint32_t spi, bool ah, struct sa_read *out)
 {
 	char buf[REQ_SIZE];
 	xfrm_address_t d, s;
 	to_xaddr(dst, &d);
 	to_xaddr(src, &s);
 	memset(out, 0, sizeof(*out));
-	int rc = xnl_talk(
-	    n, build_sa_id(buf, XFRM_MSG_GETSA, af_of(dst->family), &d, &s, htonl(spi), NULL),
-	    sa_read_cb, out);
+	int rc = xnl_talk(n,
+	                  build_sa_id(buf, XFRM_MSG_GETSA, af_of(dst->family), &d, &s, htonl(spi),
+	                              ipproto(ah), NULL),
+	                  sa_read_cb, out);
 	if ((rc == 0 && !out->found) || rc == -ESRCH)
 		rc = -ENOENT;
 	return rc;
@@ -583,7 +606,7 @@ static int probe_once(struct xnl *n, struct sa_spec *s)
 		rc = sa_add(n, s);
 	}
 	if (rc == 0)
-		sa_del(n, s->src, s->dst, s->spi);
+		sa_del(n, s->src, s->dst, s->spi, s->ah);
 	return rc;
 }
 
@@ -591,8 +614,9 @@ static int probe_once(struct xnl *n, struct sa_spec *s)
  * The algorithm is looked up before the ESP type, so a kernel without ESP
  * says "no such algorithm" first: ask again with AES-CBC + HMAC-SHA2-256,
  * which every ESP kernel has, on loopback. -EPROTONOSUPPORT means no ESP.
+ * With ah, the same for AH (ah4/ah6) with HMAC-SHA2-256 alone.
  */
-static int esp_baseline(struct xnl *n, enum keel_af family)
+static int esp_baseline(struct xnl *n, enum keel_af family, bool ah)
 {
 	struct keel_addr lo = {.family = family};
 	if (family == KEEL_AF_INET6)
@@ -603,9 +627,10 @@ static int esp_baseline(struct xnl *n, enum keel_af family)
 	    .kreqid = keel_xfrm_reqid_make(0, 0),
 	    .src = &lo,
 	    .dst = &lo,
-	    .encr = encr_find(12),
+	    .ah = ah,
+	    .encr = ah ? NULL : encr_find(12),
 	    .encr_key = zero_key,
-	    .encr_key_len = 16,
+	    .encr_key_len = ah ? 0 : 16,
 	    .integ = integ_find(12),
 	    .integ_key = zero_key,
 	};
@@ -634,7 +659,7 @@ static void sel_describe(const struct xfrm_selector *s, char *buf, size_t cap)
 	         s->prefixlen_s, addr_text(s->family, &s->daddr, b, sizeof(b)), s->prefixlen_d);
 }
 
-static int pol_add(struct xnl *n, const struct pol *p, uint32_t kreqid,
+static int pol_add(struct xnl *n, const struct pol *p, uint32_t kreqid, bool ah,
                    const struct keel_addr *tsrc, const struct keel_addr *tdst)
 {
 	char buf[REQ_SIZE];
@@ -652,7 +677,7 @@ static int pol_add(struct xnl *n, const struct pol *p, uint32_t kreqid,
 	memset(&t, 0, sizeof(t));
 	to_xaddr(tdst, &t.id.daddr);
 	to_xaddr(tsrc, &t.saddr);
-	t.id.proto = IPPROTO_ESP;
+	t.id.proto = ipproto(ah);
 	t.family = (uint16_t)af_of(tsrc->family);
 	t.reqid = kreqid;
 	t.mode = XFRM_MODE_TUNNEL;
@@ -679,6 +704,7 @@ static int pol_del(struct xnl *n, const struct pol *p)
 struct pair {
 	uint32_t child_id;
 	uint32_t reqid;
+	bool ah; /* AH SAs, not ESP */
 	uint32_t spi_in;
 	uint32_t spi_out;
 	struct keel_addr local;
@@ -687,7 +713,28 @@ struct pair {
 	bool out_present;
 	bool out_retired;
 	struct sa_read out_final; /* the outbound SA's counters when it was retired */
+	/* keel_xfrm_install_inbound_first(): the outbound SA kept back until pair
+	 * pending_for goes (or keel_xfrm_activate()) */
+	uint32_t pending_for;
+	struct pending_out *out_pending;
 };
+
+/* An outbound SA not yet added, with copies of its keys (wiped when dropped). */
+struct pending_out {
+	struct sa_spec spec; /* src, dst: set from the pair when it is added */
+	uint8_t encr_key[64 + 4];
+	uint8_t integ_key[64];
+};
+
+static void pending_drop(struct pair *p)
+{
+	if (p->out_pending) {
+		explicit_bzero(p->out_pending, sizeof(*p->out_pending));
+		free(p->out_pending);
+	}
+	p->out_pending = NULL;
+	p->pending_for = 0;
+}
 
 struct tunnel {
 	uint32_t reqid; /* the engine's */
@@ -783,6 +830,8 @@ void keel_xfrm_free(struct keel_xfrm *x)
 		close(x->lock_fd);
 	for (size_t i = 0; i < x->n_tunnels; i++)
 		free(x->tunnels[i].pols);
+	for (size_t i = 0; i < x->n_pairs; i++)
+		pending_drop(&x->pairs[i]);
 	free(x->tunnels);
 	free(x->pairs);
 	free(x);
@@ -836,13 +885,40 @@ static bool addr_valid(const struct keel_addr *a)
 	return a->family == KEEL_AF_INET || a->family == KEEL_AF_INET6;
 }
 
-/* Checks c and resolves its algorithms; -EINVAL with x->err otherwise. */
+/* The integrity algorithm of c and its keys; -EINVAL with x->err otherwise. */
+static int integ_check(struct keel_xfrm *x, const struct keel_out_child_install *c,
+                       const struct integ_alg **integ)
+{
+	*integ = integ_find(c->integ);
+	if (!*integ) {
+		set_msg(x->err, sizeof(x->err),
+		        "child %u: integrity transform %u is not supported by the "
+		        "kernel data path",
+		        c->child_id, c->integ);
+		return -EINVAL;
+	}
+	if (c->integ_key_len != (*integ)->key_len || !c->integ_key_in || !c->integ_key_out) {
+		set_msg(x->err, sizeof(x->err), "child %u: %s key of %td bytes", c->child_id,
+		        (*integ)->name, c->integ_key_len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks c and resolves its algorithms (encr NULL with AH); -EINVAL with x->err otherwise. */
 static int install_check(struct keel_xfrm *x, const struct keel_out_child_install *c,
                          const struct encr_alg **encr, const struct integ_alg **integ)
 {
-	if (c->protocol != KEEL_PROTO_ESP) {
-		set_msg(x->err, sizeof(x->err), "child %u: protocol %u is not ESP", c->child_id,
-		        c->protocol);
+	if (c->protocol != KEEL_PROTO_ESP && c->protocol != KEEL_PROTO_AH) {
+		set_msg(x->err, sizeof(x->err), "child %u: protocol %u is neither ESP nor AH",
+		        c->child_id, c->protocol);
+		return -EINVAL;
+	}
+	/* RFC 4302 §3.3.3: AH covers the outer addresses; there is no AH in UDP */
+	if (c->protocol == KEEL_PROTO_AH && c->encap) {
+		set_msg(x->err, sizeof(x->err),
+		        "child %u: AH cannot be encapsulated in UDP (it cannot cross a NAT)",
+		        c->child_id);
 		return -EINVAL;
 	}
 	if (c->child_id == 0 || c->reqid == 0 || c->reqid > KEEL_XFRM_CHILD_REQID_MAX) {
@@ -867,6 +943,21 @@ static int install_check(struct keel_xfrm *x, const struct keel_out_child_instal
 		        c->child_id);
 		return -EINVAL;
 	}
+	if ((c->n_ts_local && !c->ts_local) || (c->n_ts_remote && !c->ts_remote)) {
+		set_msg(x->err, sizeof(x->err), "child %u: traffic selector list missing",
+		        c->child_id);
+		return -EINVAL;
+	}
+	*encr = NULL;
+	*integ = NULL;
+	if (c->protocol == KEEL_PROTO_AH) {
+		if (c->encr != 0 || c->encr_key_len != 0) {
+			set_msg(x->err, sizeof(x->err), "child %u: AH with encryption transform %u",
+			        c->child_id, c->encr);
+			return -EINVAL;
+		}
+		return integ_check(x, c, integ);
+	}
 	*encr = encr_find(c->encr);
 	if (!*encr) {
 		set_msg(x->err, sizeof(x->err),
@@ -883,12 +974,6 @@ static int install_check(struct keel_xfrm *x, const struct keel_out_child_instal
 		        c->child_id, (*encr)->name, c->encr_key_len, c->encr_key_bits);
 		return -EINVAL;
 	}
-	if ((c->n_ts_local && !c->ts_local) || (c->n_ts_remote && !c->ts_remote)) {
-		set_msg(x->err, sizeof(x->err), "child %u: traffic selector list missing",
-		        c->child_id);
-		return -EINVAL;
-	}
-	*integ = NULL;
 	if ((*encr)->aead) {
 		if (c->integ != 0) {
 			set_msg(x->err, sizeof(x->err),
@@ -898,20 +983,7 @@ static int install_check(struct keel_xfrm *x, const struct keel_out_child_instal
 		}
 		return 0;
 	}
-	*integ = integ_find(c->integ);
-	if (!*integ) {
-		set_msg(x->err, sizeof(x->err),
-		        "child %u: integrity transform %u is not supported by the "
-		        "kernel data path",
-		        c->child_id, c->integ);
-		return -EINVAL;
-	}
-	if (c->integ_key_len != (*integ)->key_len || !c->integ_key_in || !c->integ_key_out) {
-		set_msg(x->err, sizeof(x->err), "child %u: %s key of %td bytes", c->child_id,
-		        (*integ)->name, c->integ_key_len);
-		return -EINVAL;
-	}
-	return 0;
+	return integ_check(x, c, integ);
 }
 
 /* Deletes the policies of t that are present; first error kept. */
@@ -949,9 +1021,9 @@ static void tunnel_drop(struct keel_xfrm *x, struct tunnel *t)
 static int retire_out(struct keel_xfrm *x, struct pair *p)
 {
 	/* keep its final counters for keel_xfrm_stats() */
-	if (sa_get(&x->nl, &p->local, &p->remote, p->spi_out, &p->out_final) < 0)
+	if (sa_get(&x->nl, &p->local, &p->remote, p->spi_out, p->ah, &p->out_final) < 0)
 		memset(&p->out_final, 0, sizeof(p->out_final));
-	int rc = sa_del(&x->nl, &p->local, &p->remote, p->spi_out);
+	int rc = sa_del(&x->nl, &p->local, &p->remote, p->spi_out, p->ah);
 	if (rc == 0) {
 		p->out_present = false;
 		p->out_retired = true;
@@ -959,7 +1031,74 @@ static int retire_out(struct keel_xfrm *x, struct pair *p)
 	return rc;
 }
 
+static struct pending_out *pending_new(const struct sa_spec *outsa,
+                                       const struct keel_out_child_install *c)
+{
+	struct pending_out *po;
+	if ((size_t)c->encr_key_len > sizeof(po->encr_key) ||
+	    (size_t)c->integ_key_len > sizeof(po->integ_key) || !(po = calloc(1, sizeof(*po))))
+		return NULL;
+	po->spec = *outsa;
+	if (outsa->encr_key) {
+		memcpy(po->encr_key, outsa->encr_key, (size_t)c->encr_key_len);
+		po->spec.encr_key = po->encr_key;
+	}
+	if (outsa->integ_key) {
+		memcpy(po->integ_key, outsa->integ_key, (size_t)c->integ_key_len);
+		po->spec.integ_key = po->integ_key;
+	}
+	po->spec.src = po->spec.dst = NULL;
+	return po;
+}
+
+/* Adds p's kept-back outbound SA. */
+static int activate_out(struct keel_xfrm *x, struct pair *p)
+{
+	char what[200];
+	struct sa_spec *s = &p->out_pending->spec;
+	s->src = &p->local;
+	s->dst = &p->remote;
+	int rc = sa_add(&x->nl, s);
+	if (rc < 0) {
+		sa_describe(s, "outbound", what, sizeof(what));
+		set_os_msg(x->err, sizeof(x->err), what, rc, s->ah ? OP_SA_AH : OP_SA, x->nl.ext);
+		return rc;
+	}
+	p->out_present = true;
+	pending_drop(p);
+	return 0;
+}
+
+static int install(struct keel_xfrm *x, const struct keel_out_child_install *c, bool out_later);
+
 int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *c)
+{
+	return install(x, c, false);
+}
+
+int keel_xfrm_install_inbound_first(struct keel_xfrm *x, const struct keel_out_child_install *c)
+{
+	struct pair *old = c->rekeyed_child_id ? pair_find(x, c->rekeyed_child_id) : NULL;
+	/* nothing to wait for without an outbound SA in use that this one replaces */
+	return install(x, c, old && old->out_present && old->reqid == c->reqid);
+}
+
+int keel_xfrm_activate(struct keel_xfrm *x, uint32_t child_id)
+{
+	struct pair *p = pair_find(x, child_id);
+	if (!p || !p->out_pending)
+		return p ? 0 : -ENOENT;
+	uint32_t old_id = p->pending_for;
+	int rc = activate_out(x, p);
+	if (rc < 0)
+		return rc;
+	struct pair *old = pair_find(x, old_id);
+	if (old && old->out_present)
+		retire_out(x, old); /* if this fails, keel_xfrm_remove() retries */
+	return 0;
+}
+
+static int install(struct keel_xfrm *x, const struct keel_out_child_install *c, bool out_later)
 {
 	const struct encr_alg *encr;
 	const struct integ_alg *integ;
@@ -1016,13 +1155,14 @@ int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *
 	    .kreqid = kreqid,
 	    .src = &c->remote,
 	    .dst = &c->local,
+	    .ah = c->protocol == KEEL_PROTO_AH,
 	    .encr = encr,
 	    .encr_key = c->encr_key_in,
 	    .encr_key_len = (size_t)c->encr_key_len,
 	    .integ = integ,
 	    .integ_key = c->integ_key_in,
 	    .esn = c->esn,
-	    .encap = c->encap,
+	    .encap = c->encap && c->protocol != KEEL_PROTO_AH,
 	    .hard_life_s = c->hard_life_s,
 	};
 	struct sa_spec outsa = in;
@@ -1037,19 +1177,28 @@ int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *
 		char ext[EXT_CAP];
 		memcpy(ext, x->nl.ext, sizeof(ext));
 		if ((rc == -ENOSYS || rc == -ENOENT) &&
-		    esp_baseline(&x->nl, c->local.family) == -EPROTONOSUPPORT) {
+		    esp_baseline(&x->nl, c->local.family, in.ah) == -EPROTONOSUPPORT) {
 			rc = -EPROTONOSUPPORT;
 			memcpy(ext, x->nl.ext, sizeof(ext));
 		}
 		sa_describe(&in, "inbound", what, sizeof(what));
-		set_os_msg(x->err, sizeof(x->err), what, rc, OP_SA, ext);
+		set_os_msg(x->err, sizeof(x->err), what, rc, in.ah ? OP_SA_AH : OP_SA, ext);
 		goto fail;
 	}
-	rc = sa_add(&x->nl, &outsa);
+	struct pending_out *po = NULL;
+	if (out_later && !(po = pending_new(&outsa, c))) {
+		set_msg(x->err, sizeof(x->err), "out of memory");
+		rc = -ENOMEM;
+	} else if (!out_later) {
+		rc = sa_add(&x->nl, &outsa);
+		if (rc < 0) {
+			sa_describe(&outsa, "outbound", what, sizeof(what));
+			set_os_msg(x->err, sizeof(x->err), what, rc, in.ah ? OP_SA_AH : OP_SA,
+			           x->nl.ext);
+		}
+	}
 	if (rc < 0) {
-		sa_describe(&outsa, "outbound", what, sizeof(what));
-		set_os_msg(x->err, sizeof(x->err), what, rc, OP_SA, x->nl.ext);
-		sa_del(&x->nl, &c->remote, &c->local, c->spi_in);
+		sa_del(&x->nl, &c->remote, &c->local, c->spi_in, in.ah);
 		goto fail;
 	}
 
@@ -1068,7 +1217,7 @@ int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *
 		for (size_t i = 0; i < nt.n_pols; i++) {
 			struct pol *p = &pols[i];
 			bool out = p->dir == XFRM_POLICY_OUT;
-			rc = pol_add(&x->nl, p, kreqid, out ? &c->local : &c->remote,
+			rc = pol_add(&x->nl, p, kreqid, in.ah, out ? &c->local : &c->remote,
 			             out ? &c->remote : &c->local);
 			if (rc < 0) {
 				char sel[120];
@@ -1080,8 +1229,8 @@ int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *
 				memcpy(keep, x->err, sizeof(keep));
 				tunnel_del_policies(x, &nt);
 				memcpy(x->err, keep, sizeof(keep));
-				sa_del(&x->nl, &c->local, &c->remote, c->spi_out);
-				sa_del(&x->nl, &c->remote, &c->local, c->spi_in);
+				sa_del(&x->nl, &c->local, &c->remote, c->spi_out, in.ah);
+				sa_del(&x->nl, &c->remote, &c->local, c->spi_in, in.ah);
 				goto fail;
 			}
 			p->present = true;
@@ -1093,17 +1242,20 @@ int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *
 	x->pairs[x->n_pairs++] = (struct pair){
 	    .child_id = c->child_id,
 	    .reqid = c->reqid,
+	    .ah = in.ah,
 	    .spi_in = c->spi_in,
 	    .spi_out = c->spi_out,
 	    .local = c->local,
 	    .remote = c->remote,
 	    .in_present = true,
-	    .out_present = true,
+	    .out_present = !out_later,
+	    .pending_for = out_later ? c->rekeyed_child_id : 0,
+	    .out_pending = po,
 	};
 	free(sels);
 
 	/* make-before-break: outbound moves to the new pair now (see xfrm.h) */
-	if (c->rekeyed_child_id) {
+	if (c->rekeyed_child_id && !out_later) {
 		struct pair *old = pair_find(x, c->rekeyed_child_id);
 		if (old && old->out_present && old->reqid == c->reqid)
 			retire_out(x, old); /* if this fails, keel_xfrm_remove() retries */
@@ -1124,7 +1276,7 @@ static int pair_remove(struct keel_xfrm *x, size_t i)
 	int first = 0, rc;
 
 	if (p->in_present) {
-		rc = sa_del(&x->nl, &p->remote, &p->local, p->spi_in);
+		rc = sa_del(&x->nl, &p->remote, &p->local, p->spi_in, p->ah);
 		if (rc == 0) {
 			p->in_present = false;
 		} else {
@@ -1134,7 +1286,7 @@ static int pair_remove(struct keel_xfrm *x, size_t i)
 		}
 	}
 	if (p->out_present) {
-		rc = sa_del(&x->nl, &p->local, &p->remote, p->spi_out);
+		rc = sa_del(&x->nl, &p->local, &p->remote, p->spi_out, p->ah);
 		if (rc == 0) {
 			p->out_present = false;
 		} else if (first == 0) {
@@ -1146,6 +1298,7 @@ static int pair_remove(struct keel_xfrm *x, size_t i)
 	if (p->in_present || p->out_present)
 		return first;
 
+	pending_drop(p);
 	uint32_t reqid = p->reqid;
 	x->pairs[i] = x->pairs[--x->n_pairs];
 	for (size_t k = 0; k < x->n_pairs; k++)
@@ -1163,6 +1316,10 @@ static int pair_remove(struct keel_xfrm *x, size_t i)
 
 int keel_xfrm_remove(struct keel_xfrm *x, const struct keel_out_child_remove *c)
 {
+	/* pairs waiting for this one to go get their outbound SA first */
+	for (size_t i = 0; i < x->n_pairs; i++)
+		if (x->pairs[i].out_pending && x->pairs[i].pending_for == c->child_id)
+			activate_out(x, &x->pairs[i]); /* on failure: no outbound; said in err */
 	for (size_t i = 0; i < x->n_pairs; i++)
 		if (x->pairs[i].child_id == c->child_id)
 			return pair_remove(x, i);
@@ -1208,14 +1365,14 @@ int keel_xfrm_stats(struct keel_xfrm *x, uint32_t child_id, struct keel_xfrm_sta
 		set_msg(x->err, sizeof(x->err), "child %u is not installed", child_id);
 		return -ENOENT;
 	}
-	rc = sa_get(&x->nl, &p->remote, &p->local, p->spi_in, &in);
+	rc = sa_get(&x->nl, &p->remote, &p->local, p->spi_in, p->ah, &in);
 	if (rc < 0) {
 		snprintf(what, sizeof(what), "reading the inbound SA 0x%08x", p->spi_in);
 		set_os_msg(x->err, sizeof(x->err), what, rc, OP_READ, x->nl.ext);
 		return rc;
 	}
 	if (p->out_present) {
-		rc = sa_get(&x->nl, &p->local, &p->remote, p->spi_out, &o);
+		rc = sa_get(&x->nl, &p->local, &p->remote, p->spi_out, p->ah, &o);
 		if (rc < 0) {
 			snprintf(what, sizeof(what), "reading the outbound SA 0x%08x", p->spi_out);
 			set_os_msg(x->err, sizeof(x->err), what, rc, OP_READ, x->nl.ext);
@@ -1542,9 +1699,7 @@ int keel_xfrm_clean_stale(struct keel_xfrm *x, unsigned *n_sa, unsigned *n_pol)
 		if (!keel_xfrm_reqid_is_keel(s->reqid) || owner_of(x, l, s->reqid) != OWNER_STALE)
 			continue;
 		struct nlmsghdr *nlh = build_sa_id(buf, XFRM_MSG_DELSA, s->family, &s->daddr,
-		                                   &s->saddr, s->spi_be, &s->mark);
-		struct xfrm_usersa_id *id = mnl_nlmsg_get_payload(nlh);
-		id->proto = s->proto;
+		                                   &s->saddr, s->spi_be, s->proto, &s->mark);
 		rc = xnl_talk(&x->nl, nlh, NULL, NULL);
 		if (rc == 0) {
 			sas++;
@@ -1574,8 +1729,9 @@ int keel_xfrm_probe(const struct keel_xfrm_algs *algs, char *reason, size_t reas
 	enum keel_af fam = algs->family == KEEL_AF_UNSPEC ? KEEL_AF_INET : algs->family;
 	const char *fam_name = fam == KEEL_AF_INET6 ? "IPv6" : "IPv4";
 	struct keel_addr lo = {.family = fam, .port = 4500};
-	const struct encr_alg *encr = encr_find(algs->encr);
+	const struct encr_alg *encr = algs->ah ? NULL : encr_find(algs->encr);
 	const struct integ_alg *integ = NULL;
+	enum op op = algs->ah ? OP_SA_AH : OP_SA;
 	struct xnl n = {0};
 	char what[200];
 	int rc;
@@ -1588,14 +1744,20 @@ int keel_xfrm_probe(const struct keel_xfrm_algs *algs, char *reason, size_t reas
 		set_msg(reason, reason_cap, "unknown address family %d", (int)algs->family);
 		return -EINVAL;
 	}
-	if (!encr || encr_key_len(encr, algs->encr_key_bits) == 0) {
+	if (algs->ah && (algs->encr || algs->encap)) {
+		set_msg(reason, reason_cap,
+		        "AH takes no encryption transform and no UDP "
+		        "encapsulation");
+		return -EINVAL;
+	}
+	if (!algs->ah && (!encr || encr_key_len(encr, algs->encr_key_bits) == 0)) {
 		set_msg(reason, reason_cap,
 		        "encryption transform %u with %u-bit keys is not supported by "
 		        "the kernel data path",
 		        algs->encr, algs->encr_key_bits);
 		return -EINVAL;
 	}
-	if (!encr->aead) {
+	if (!encr || !encr->aead) {
 		integ = integ_find(algs->integ);
 		if (!integ) {
 			set_msg(reason, reason_cap,
@@ -1618,9 +1780,10 @@ int keel_xfrm_probe(const struct keel_xfrm_algs *algs, char *reason, size_t reas
 	    .kreqid = keel_xfrm_reqid_make(0, 0),
 	    .src = &lo,
 	    .dst = &lo,
+	    .ah = algs->ah,
 	    .encr = encr,
 	    .encr_key = zero_key,
-	    .encr_key_len = encr_key_len(encr, algs->encr_key_bits) + encr->salt_len,
+	    .encr_key_len = encr ? encr_key_len(encr, algs->encr_key_bits) + encr->salt_len : 0,
 	    .integ = integ,
 	    .integ_key = zero_key,
 	    .esn = algs->esn,
@@ -1630,8 +1793,9 @@ int keel_xfrm_probe(const struct keel_xfrm_algs *algs, char *reason, size_t reas
 
 	rc = probe_once(&n, &s);
 	if (rc == 0) {
-		set_msg(reason, reason_cap, "the kernel takes ESP over %s with %s%s%s%s%s",
-		        fam_name, encr->name, integ ? " + " : "", integ ? integ->name : "",
+		set_msg(reason, reason_cap, "the kernel takes %s over %s with %s%s%s%s%s",
+		        algs->ah ? "AH" : "ESP", fam_name, encr ? encr->name : "",
+		        integ && encr ? " + " : "", integ ? integ->name : "",
 		        algs->esn ? ", ESN" : "", algs->encap ? ", in UDP" : "");
 		goto out;
 	}
@@ -1639,14 +1803,15 @@ int keel_xfrm_probe(const struct keel_xfrm_algs *algs, char *reason, size_t reas
 		/* "no ESP at all" or "no such algorithm"? */
 		char ext[EXT_CAP];
 		memcpy(ext, n.ext, sizeof(ext));
-		int rc2 = esp_baseline(&n, fam);
+		int rc2 = esp_baseline(&n, fam, algs->ah);
 		if (rc2 == -EPROTONOSUPPORT || rc2 == -EPERM) {
 			rc = rc2;
-			set_os_msg(reason, reason_cap, what, rc, OP_SA, n.ext);
+			set_os_msg(reason, reason_cap, what, rc, op, n.ext);
 		} else {
 			char alg[160];
-			snprintf(alg, sizeof(alg), "%s%s%s%s", encr->name, integ ? " + " : "",
-			         integ ? integ->name : "", algs->esn ? " with ESN" : "");
+			snprintf(alg, sizeof(alg), "%s%s%s%s", encr ? encr->name : "",
+			         integ && encr ? " + " : "", integ ? integ->name : "",
+			         algs->esn ? " with ESN" : "");
 			rc = -ENOSYS;
 			if (ext[0])
 				set_msg(reason, reason_cap,
@@ -1661,7 +1826,7 @@ int keel_xfrm_probe(const struct keel_xfrm_algs *algs, char *reason, size_t reas
 		}
 		goto out;
 	}
-	set_os_msg(reason, reason_cap, what, rc, OP_SA, n.ext);
+	set_os_msg(reason, reason_cap, what, rc, op, n.ext);
 out:
 	xnl_close(&n);
 	return rc;

@@ -114,8 +114,27 @@ static void check_validation(void)
 	CHECK_INT(keel_xfrm_install(x, &c), -EINVAL);
 	CHECK(strstr(keel_xfrm_error(x), "without ports") != NULL);
 	c = valid_install();
-	c.protocol = 2;
+	c.protocol = 50; /* neither ESP nor AH */
 	CHECK_INT(keel_xfrm_install(x, &c), -EINVAL);
+	CHECK(strstr(keel_xfrm_error(x), "neither ESP nor AH") != NULL);
+	/* AH (RFC 4302): no cipher, and never in UDP */
+	c = valid_install();
+	c.protocol = KEEL_PROTO_AH;
+	c.encap = true;
+	CHECK_INT(keel_xfrm_install(x, &c), -EINVAL);
+	CHECK(strstr(keel_xfrm_error(x), "AH cannot be encapsulated in UDP") != NULL);
+	c.encap = false;
+	CHECK_INT(keel_xfrm_install(x, &c), -EINVAL);
+	CHECK(strstr(keel_xfrm_error(x), "AH with encryption transform 20") != NULL);
+	c.encr = 0;
+	c.encr_key_bits = 0;
+	c.encr_key_len = 0;
+	c.encr_key_in = c.encr_key_out = NULL;
+	c.integ = 12;
+	c.integ_key_len = 20;
+	c.integ_key_in = c.integ_key_out = key;
+	CHECK_INT(keel_xfrm_install(x, &c), -EINVAL);
+	CHECK(strstr(keel_xfrm_error(x), "hmac(sha256) key of 20 bytes") != NULL);
 
 	struct keel_out_child_remove r = {.child_id = 5, .reqid = 1, .protocol = KEEL_PROTO_ESP};
 	CHECK_INT(keel_xfrm_remove(x, &r), -ENOENT);

@@ -283,6 +283,7 @@ struct tcase {
 	ptrdiff_t integ_key_len;
 	bool esn;
 	bool encap;
+	bool ah; /* AH (RFC 4302): integrity only, encr 0 */
 };
 
 struct keys {
@@ -310,7 +311,7 @@ static struct keel_out_child_install mk_install(const struct tcase *tc, bool a_s
 	    .child_id = child_id,
 	    .reqid = 1,
 	    .rekeyed_child_id = rekeyed,
-	    .protocol = KEEL_PROTO_ESP,
+	    .protocol = tc->ah ? KEEL_PROTO_AH : KEEL_PROTO_ESP,
 	    .encr = tc->encr,
 	    .encr_key_bits = tc->encr_key_bits,
 	    .encr_key_len = tc->encr_key_len,
@@ -326,8 +327,8 @@ static struct keel_out_child_install mk_install(const struct tcase *tc, bool a_s
 	if (a_side) {
 		c.spi_in = spi_a;
 		c.spi_out = spi_b;
-		c.encr_key_in = k->b2a_encr;
-		c.encr_key_out = k->a2b_encr;
+		c.encr_key_in = tc->ah ? NULL : k->b2a_encr;
+		c.encr_key_out = tc->ah ? NULL : k->a2b_encr;
 		c.integ_key_in = tc->integ ? k->b2a_integ : NULL;
 		c.integ_key_out = tc->integ ? k->a2b_integ : NULL;
 		c.local = addr4("192.0.2.2", port);
@@ -337,8 +338,8 @@ static struct keel_out_child_install mk_install(const struct tcase *tc, bool a_s
 	} else {
 		c.spi_in = spi_b;
 		c.spi_out = spi_a;
-		c.encr_key_in = k->a2b_encr;
-		c.encr_key_out = k->b2a_encr;
+		c.encr_key_in = tc->ah ? NULL : k->a2b_encr;
+		c.encr_key_out = tc->ah ? NULL : k->b2a_encr;
 		c.integ_key_in = tc->integ ? k->a2b_integ : NULL;
 		c.integ_key_out = tc->integ ? k->b2a_integ : NULL;
 		c.local = addr4("192.0.2.1", port);
@@ -429,11 +430,22 @@ static void check_iproute2(struct keel_xfrm *xa, const struct tcase *tc)
 	unsigned bad = check_failures;
 	snprintf(want, sizeof(want), "(0x%08x)", keel_xfrm_reqid_make(keel_xfrm_instance(xa), 1));
 	CHECK_INT(count_str(st, want), 5); /* two SAs, three policy templates */
-	CHECK_INT(count_str(st, "proto esp spi 0xc0000a01("), 1);
-	CHECK_INT(count_str(st, "proto esp spi 0xc0000b01("), 1);
+	const char *proto = tc->ah ? "ah" : "esp";
+	snprintf(want, sizeof(want), "proto %s spi 0xc0000a01(", proto);
+	CHECK_INT(count_str(st, want), 1);
+	snprintf(want, sizeof(want), "proto %s spi 0xc0000b01(", proto);
+	CHECK_INT(count_str(st, want), 1);
+	/* two SAs and the three policy templates name the protocol */
+	snprintf(want, sizeof(want), "proto %s spi 0x", proto);
+	CHECK_INT(count_str(st, want), 5);
+	CHECK_INT(count_str(st, "auth-trunc hmac(sha256)"), tc->integ == 12 ? 2 : 0);
+	/* RFC 4302 §3.3.3.2.1: AH over IPv4 is aligned to 32 bits */
+	CHECK_INT(count_str(st, " align4"), tc->ah ? 2 : 0);
 	CHECK_INT(count_str(st, "mode tunnel"), 5);
 	CHECK_INT(count_str(st, "encap type espinudp sport 4500 dport 4500"), tc->encap ? 2 : 0);
-	CHECK_INT(count_str(st, "flag af-unspec esn"), tc->esn ? 2 : 0);
+	/* iproute2 prints the flags in this order */
+	CHECK_INT(count_str(st, tc->ah ? "flag af-unspec align4 esn" : "flag af-unspec esn"),
+	          tc->esn ? 2 : 0);
 	CHECK_INT(count_str(st, "flag af-unspec"), 2);
 	CHECK_INT(count_str(st, "replay_window 128"), 2);
 	snprintf(want, sizeof(want), "priority %u ", KEEL_XFRM_PRIORITY_BASE - (32 + 32) * 4);
@@ -588,6 +600,104 @@ static void case_rekey(struct keel_xfrm *xa, struct keel_xfrm *xb)
 	enter(ns_a);
 	c = census(xa);
 	CHECK_INT(c.sa_own + c.pol_own, 0);
+	CHECK_INT(keel_xfrm_pairs(xa), 0);
+}
+
+/*
+ * A rekey A answered (keel_xfrm_install_inbound_first()): A's new outbound
+ * SA waits while B (the rekey's initiator) has not installed its new pair,
+ * so traffic keeps flowing on the old SAs; B's new outbound SA is taken by
+ * A's new inbound one; A's outbound moves when the old pair goes (B's
+ * DELETE), or with keel_xfrm_activate().
+ */
+static void case_rekey_answered(struct keel_xfrm *xa, struct keel_xfrm *xb)
+{
+	const struct tcase tc = {"aes256gcm16", 20, 256, 36, 0, 0, false, false};
+	struct keys k1, k2, k3;
+	struct keel_xfrm_stats s1 = {0}, s2 = {0}, s3 = {0};
+
+	fill(k1.a2b_encr, sizeof(k1.a2b_encr), 31);
+	fill(k1.b2a_encr, sizeof(k1.b2a_encr), 32);
+	fill(k2.a2b_encr, sizeof(k2.a2b_encr), 41);
+	fill(k2.b2a_encr, sizeof(k2.b2a_encr), 42);
+	fill(k3.a2b_encr, sizeof(k3.a2b_encr), 51);
+	fill(k3.b2a_encr, sizeof(k3.b2a_encr), 52);
+	struct keel_out_child_install a1 = mk_install(&tc, true, 1, 0, 0xd1000a01, 0xd1000b01, &k1);
+	struct keel_out_child_install b1 =
+	    mk_install(&tc, false, 1, 0, 0xd1000a01, 0xd1000b01, &k1);
+	struct keel_out_child_install a2 = mk_install(&tc, true, 2, 1, 0xd2000a02, 0xd2000b02, &k2);
+	struct keel_out_child_install b2 =
+	    mk_install(&tc, false, 2, 1, 0xd2000a02, 0xd2000b02, &k2);
+	struct keel_out_child_install a3 = mk_install(&tc, true, 3, 2, 0xd3000a03, 0xd3000b03, &k3);
+	struct keel_out_child_install b3 =
+	    mk_install(&tc, false, 3, 2, 0xd3000a03, 0xd3000b03, &k3);
+
+	enter(ns_b);
+	CHECK_INT(install(xb, &b1, "B"), 0);
+	enter(ns_a);
+	CHECK_INT(install(xa, &a1, "A"), 0);
+	CHECK_INT(ping(2), 2);
+
+	/* A answers: new inbound only; B has not processed the answer yet */
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_install_inbound_first(xa, &a2), 0);
+	CHECK_INT(census(xa).sa_own, 3); /* old in, old out, new in */
+	CHECK_INT(ping(2), 2);           /* on the old SAs, both ways */
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_stats(xa, 2, &s2), 0);
+	CHECK(s2.out_packets == 0 && !s2.out_retired);
+
+	/* B installs (its outbound moves), A's new inbound takes B's packets */
+	enter(ns_b);
+	CHECK_INT(install(xb, &b2, "B"), 0);
+	enter(ns_a);
+	CHECK_INT(ping(3), 3);
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_stats(xa, 2, &s2), 0);
+	CHECK(s2.in_packets >= 3);
+	CHECK_INT((int)s2.out_packets, 0);
+	CHECK_INT(keel_xfrm_stats(xa, 1, &s1), 0);
+	CHECK(s1.out_packets >= 7 && !s1.out_retired);
+
+	/* B deletes the old pair: A's new outbound goes in first */
+	struct keel_out_child_remove r1 = mk_remove(1, KEEL_REASON_REKEYED);
+	enter(ns_b);
+	CHECK_INT(keel_xfrm_remove(xb, &r1), 0);
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_remove(xa, &r1), 0);
+	CHECK_INT(census(xa).sa_own, 2);
+	CHECK_INT(census(xa).pol_own, 3);
+	CHECK_INT(ping(2), 2);
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_stats(xa, 2, &s2), 0);
+	CHECK(s2.out_packets >= 2);
+
+	/* again, moved by keel_xfrm_activate() this time */
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_install_inbound_first(xa, &a3), 0);
+	enter(ns_b);
+	CHECK_INT(install(xb, &b3, "B"), 0);
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_activate(xa, 3), 0);
+	CHECK_INT(keel_xfrm_activate(xa, 3), 0); /* nothing kept back any more */
+	CHECK_INT(keel_xfrm_activate(xa, 99), -ENOENT);
+	CHECK_INT(census(xa).sa_own, 3); /* pair 2's inbound, pair 3's two */
+	CHECK_INT(keel_xfrm_stats(xa, 2, &s2), 0);
+	CHECK(s2.out_retired);
+	CHECK_INT(ping(2), 2);
+	enter(ns_a);
+	CHECK_INT(keel_xfrm_stats(xa, 3, &s3), 0);
+	CHECK(s3.out_packets >= 2 && s3.in_packets >= 2);
+
+	/* a pair still waiting goes with remove_all, keys and all */
+	struct keel_out_child_install a4 = mk_install(&tc, true, 4, 3, 0xd4000a04, 0xd4000b04, &k1);
+	CHECK_INT(keel_xfrm_install_inbound_first(xa, &a4), 0);
+	CHECK_INT(keel_xfrm_remove_all(xa), 0);
+	enter(ns_b);
+	CHECK_INT(keel_xfrm_remove_all(xb), 0);
+	CHECK_INT(census(xb).sa_own + census(xb).pol_own, 0);
+	enter(ns_a);
+	CHECK_INT(census(xa).sa_own + census(xa).pol_own, 0);
 	CHECK_INT(keel_xfrm_pairs(xa), 0);
 }
 
@@ -752,6 +862,20 @@ static void case_probe(void)
 		       algs[i].integ, rc, why);
 		CHECK_INT(rc, 0);
 	}
+	/* AH (RFC 4302): HMAC-SHA2 alone; never in UDP */
+	static const struct keel_xfrm_algs ah[] = {
+	    {KEEL_AF_INET, 0, 0, 12, false, false, true},
+	    {KEEL_AF_INET, 0, 0, 13, true, false, true},
+	    {KEEL_AF_INET6, 0, 0, 14, false, false, true},
+	};
+	for (size_t i = 0; i < sizeof(ah) / sizeof(ah[0]); i++) {
+		int rc = keel_xfrm_probe(&ah[i], why, sizeof(why));
+		printf("  probe AH %u: %d %s\n", ah[i].integ, rc, why);
+		CHECK_INT(rc, 0);
+		CHECK(strstr(why, "takes AH") != NULL);
+	}
+	struct keel_xfrm_algs ah_udp = {KEEL_AF_INET, 0, 0, 12, false, true, true};
+	CHECK_INT(keel_xfrm_probe(&ah_udp, why, sizeof(why)), -EINVAL);
 	/* unknown to Keel's kernel path */
 	struct keel_xfrm_algs bad = {KEEL_AF_INET, 3, 192, 2, false, false};
 	CHECK_INT(keel_xfrm_probe(&bad, why, sizeof(why)), -EINVAL);
@@ -811,6 +935,9 @@ int main(void)
 	    {"aes256-sha256 in UDP", 12, 256, 32, 12, 32, false, true},
 	    {"aes256-sha256-esn", 12, 256, 32, 12, 32, true, false},
 	    {"aes128gcm16-esn", 20, 128, 20, 0, 0, true, false},
+	    /* AH (RFC 4302) with HMAC-SHA2-256-128, -512-256, with ESN */
+	    {"ah sha256", 0, 0, 0, 12, 32, false, false, true},
+	    {"ah sha512-esn", 0, 0, 0, 14, 64, true, false, true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned before = check_failures;
@@ -820,6 +947,9 @@ int main(void)
 	unsigned before = check_failures;
 	case_rekey(xa, xb);
 	printf("%s: rekey\n", check_failures == before ? "ok" : "FAIL");
+	before = check_failures;
+	case_rekey_answered(xa, xb);
+	printf("%s: rekey we answered\n", check_failures == before ? "ok" : "FAIL");
 	before = check_failures;
 	case_clash(xa);
 	printf("%s: clash\n", check_failures == before ? "ok" : "FAIL");

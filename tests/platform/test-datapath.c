@@ -12,7 +12,9 @@
  * consecutive, contents intact, TCP super-packets cut into valid segments
  * (IP and TCP checksums), TCP segments coalesced into one super-packet on
  * the way in. IKE messages reach the caller; a new pair carries outbound
- * traffic at once while the old one still accepts inbound until removed.
+ * traffic at once while the old one still accepts inbound until removed;
+ * a pair installed inbound-first (a rekey the gateway started) receives
+ * at once and sends only once the old pair goes or its deadline passes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,8 +38,16 @@
 #define SPI_DP_OUT  0x2002
 #define SPI2_DP_IN  0x3003
 #define SPI2_DP_OUT 0x4004
+#define SPI3_DP_IN  0x5005
+#define SPI3_DP_OUT 0x6006
+#define SPI4_DP_OUT 0x8008
+#define SPI5_DP_OUT 0xa00a
+#define SPI6_DP_OUT 0xc00c
 #define KEYMAT_LEN  20 /* AES-GCM-128: key and salt */
 #define BUF_LEN     (KEEL_ESP_HEADROOM + 70000)
+
+/* how long an answered rekey keeps its outbound SA back */
+#define WAIT_NS 2000000000ull
 
 static const uint8_t key_a[KEYMAT_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
                                           11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
@@ -98,11 +108,15 @@ static struct keel_esp_sa *sa(enum keel_esp_dir dir, uint32_t spi, const uint8_t
 	return s;
 }
 
-static int install(struct keel_datapath *dp, uint32_t child_id, uint32_t spi_in, uint32_t spi_out)
+/*
+ * A pair with selectors for everything: the pair SPI_DP_IN/SPI_DP_OUT
+ * receives with key_a and sends with key_b, every other pair the other way.
+ */
+static struct keel_out_child_install pair_of(uint32_t child_id, uint32_t spi_in, uint32_t spi_out)
 {
 	static struct keel_ts any = {
 	    .family = KEEL_AF_INET, .port_end = 65535, .end = {255, 255, 255, 255}};
-	struct keel_out_child_install ci = {
+	return (struct keel_out_child_install){
 	    .child_id = child_id,
 	    .reqid = 1,
 	    .protocol = KEEL_PROTO_ESP,
@@ -119,6 +133,11 @@ static int install(struct keel_datapath *dp, uint32_t child_id, uint32_t spi_in,
 	    .ts_remote = &any,
 	    .n_ts_remote = 1,
 	};
+}
+
+static int install(struct keel_datapath *dp, uint32_t child_id, uint32_t spi_in, uint32_t spi_out)
+{
+	struct keel_out_child_install ci = pair_of(child_id, spi_in, spi_out);
 	return keel_datapath_install(dp, &ci);
 }
 
@@ -286,6 +305,12 @@ static bool tx_settled(const struct keel_datapath_stats *st, uint64_t want)
 	return st->tx_packets + st->tx_no_sa + st->tx_errors == want;
 }
 
+/* tx_packets counts a packet as it is built; tx_sends only once its batch went out. */
+static bool tx_sent_at_least(const struct keel_datapath_stats *st, uint64_t want)
+{
+	return st->tx_sends >= want;
+}
+
 /* Reads what the data path wrote to the TUN side (without a virtio-net header). */
 static ptrdiff_t tun_read(struct rig *r, uint8_t *buf, ptrdiff_t cap)
 {
@@ -296,6 +321,37 @@ static ptrdiff_t tun_read(struct rig *r, uint8_t *buf, ptrdiff_t cap)
 }
 
 static uint8_t inner[70000], esp[BUF_LEN], got[BUF_LEN], gso_buf[BUF_LEN];
+
+/* Sends udp_packet(tag, 100 bytes) in ESP; the ESP packet stays in esp, its length returned. */
+static ptrdiff_t send_udp_to_dp(struct rig *r, uint32_t tag)
+{
+	udp_packet(inner, tag, 100);
+	ptrdiff_t n = esp_of(r, inner, 100, esp);
+	send_to_dp(r, esp, n);
+	return n;
+}
+
+/*
+ * Writes an IPv4 TCP super-packet (payload_len bytes from seq, PSH) to the
+ * TUN side as the kernel hands it over with TSO: vh filled in for a
+ * gso_size MSS, the TCP checksum left to the data path.
+ */
+static void tun_send_super(struct rig *r, struct virtio_net_hdr *vh, uint32_t seq,
+                           ptrdiff_t payload_len, uint16_t gso_size)
+{
+	ptrdiff_t len = tcp_packet(inner + KEEL_VNET_HDR_LEN, seq, payload_len, 0x18);
+	*vh = (struct virtio_net_hdr){
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+	    .gso_size = gso_size,
+	    .hdr_len = 40,
+	    .csum_start = 20,
+	    .csum_offset = 16,
+	};
+	memcpy(inner, vh, sizeof(*vh));
+	CHECK(send(r->tun_far, inner, (size_t)(len + KEEL_VNET_HDR_LEN), 0) ==
+	      len + KEEL_VNET_HDR_LEN);
+}
 
 static void test_inbound(void)
 {
@@ -450,6 +506,11 @@ static void test_ike_and_outbound(void)
 		CHECK_INT(tag, i);
 	}
 
+	/* AH (RFC 4302) cannot travel in UDP: the TUN path refuses it with its own error */
+	struct keel_out_child_install ah = {
+	    .child_id = 9, .reqid = 1, .protocol = KEEL_PROTO_AH, .spi_in = 0x900, .integ = 12};
+	CHECK_INT(keel_datapath_install(r.dp, &ah), KEEL_ERR_INVAL);
+
 	/* make-before-break: pair 2 carries outbound at once, pair 1 still inbound */
 	CHECK_INT(install(r.dp, 2, SPI2_DP_IN, SPI2_DP_OUT), 0);
 	udp_packet(inner, 7777, 200);
@@ -459,17 +520,168 @@ static void test_ike_and_outbound(void)
 	uint32_t spi = 0;
 	CHECK_INT(keel_esp_read_spi(got, n, &spi), 0);
 	CHECK_INT(spi, SPI2_DP_OUT);
-	udp_packet(inner, 8888, 100);
-	send_to_dp(&r, esp, esp_of(&r, inner, 100, esp));
+	send_udp_to_dp(&r, 8888);
 	CHECK(wait_stats(&r, rx_settled, 1));
 	CHECK_INT(tun_read(&r, got, sizeof(got)), 100);
 	keel_datapath_remove(r.dp, 1);
-	udp_packet(inner, 9999, 100);
-	send_to_dp(&r, esp, esp_of(&r, inner, 100, esp));
+	send_udp_to_dp(&r, 9999);
 	CHECK(wait_stats(&r, rx_settled, 2));
 	keel_datapath_stats(r.dp, &st);
 	CHECK_INT(st.rx_no_sa, 1);
 	CHECK_INT(st.rx_packets, 1);
+	rig_down(&r);
+}
+
+/*
+ * One UDP packet (tag inside) through the TUN side; the ESP packet the
+ * gateway got is left in got. Returns once the sending thread has flushed
+ * its batch (tx_sends is counted after the read loop), so that a command
+ * given after this is applied before it reads the next packet.
+ */
+static ptrdiff_t tx_one(struct rig *r, uint32_t tag, uint32_t *spi)
+{
+	struct keel_datapath_stats st;
+	keel_datapath_stats(r->dp, &st);
+	udp_packet(inner, tag, 120);
+	CHECK(send(r->tun_far, inner, 120, 0) == 120);
+	CHECK(wait_stats(r, tx_sent_at_least, st.tx_sends + 1));
+	ptrdiff_t n = recv(r->peer, got, sizeof(got), MSG_DONTWAIT);
+	*spi = 0;
+	CHECK_INT(keel_esp_read_spi(got, n, spi), 0);
+	return n;
+}
+
+/* tx_one(), and the gateway's SA from (SPI want_spi) opens it as sequence number want_seq. */
+static void expect_sent(struct rig *r, uint32_t tag, uint32_t want_spi, struct keel_esp_sa *from,
+                        uint32_t want_seq)
+{
+	struct keel_esp_rx rx;
+	uint32_t spi, got_tag = 0;
+	ptrdiff_t n = tx_one(r, tag, &spi);
+	CHECK_INT(spi, want_spi);
+	if (spi != want_spi)
+		return;
+	CHECK_INT(keel_esp_decap(from, got, n, &rx), KEEL_ESP_OK);
+	CHECK_INT(rx.seq, want_seq);
+	CHECK_INT(rx.inner_len, 120);
+	memcpy(&got_tag, rx.inner + 28, sizeof(got_tag));
+	CHECK_INT(got_tag, tag);
+}
+
+/* The gateway sends tag with its SA to (ESP to the data path); the TUN side must get it. */
+static void expect_received(struct rig *r, struct keel_esp_sa *to, uint32_t tag, uint64_t settled)
+{
+	uint32_t got_tag = 0;
+	udp_packet(inner, tag, 100);
+	send_to_dp(r, esp, keel_esp_encap(to, inner, 100, esp, BUF_LEN));
+	CHECK(wait_stats(r, rx_settled, settled));
+	CHECK_INT(tun_read(r, got, sizeof(got)), 100);
+	memcpy(&got_tag, got + 28, sizeof(got_tag));
+	CHECK_INT(got_tag, tag);
+}
+
+/*
+ * A rekey the gateway started (keel_datapath_install_inbound_first()): the
+ * new inbound SA at once, the old outbound SA until the old pair goes, the
+ * 2 s deadline passes (keel_datapath_deadline()/tick() with a made-up
+ * clock) or keel_datapath_activate(); then the new outbound SA from
+ * sequence number 1.
+ */
+static void test_answered_rekey(void)
+{
+	struct rig r;
+	struct keel_datapath_stats st;
+	const uint64_t t0 = 1000, t1 = 5000;
+
+	CHECK(rig_up(&r, false, NULL));
+	struct keel_esp_sa *to2 = sa(KEEL_ESP_OUTBOUND, SPI2_DP_IN, key_b);
+	struct keel_esp_sa *to3 = sa(KEEL_ESP_OUTBOUND, SPI3_DP_IN, key_b);
+	struct keel_esp_sa *from2 = sa(KEEL_ESP_INBOUND, SPI2_DP_OUT, key_a);
+	struct keel_esp_sa *from3 = sa(KEEL_ESP_INBOUND, SPI3_DP_OUT, key_a);
+	struct keel_esp_sa *from4 = sa(KEEL_ESP_INBOUND, SPI4_DP_OUT, key_a);
+	struct keel_esp_sa *from5 = sa(KEEL_ESP_INBOUND, SPI5_DP_OUT, key_a);
+	struct keel_esp_sa *from6 = sa(KEEL_ESP_INBOUND, SPI6_DP_OUT, key_a);
+	expect_sent(&r, 1, SPI_DP_OUT, r.from_dp, 1);
+	expect_sent(&r, 2, SPI_DP_OUT, r.from_dp, 2);
+
+	/* pair 2 replaces pair 1: it receives at once, pair 1 still carries outbound */
+	struct keel_out_child_install ci = pair_of(2, SPI2_DP_IN, SPI2_DP_OUT);
+	ci.rekeyed_child_id = 1;
+	CHECK_INT(keel_datapath_install_inbound_first(r.dp, &ci, t0), 0);
+	expect_received(&r, to2, 20, 1);
+	expect_sent(&r, 3, SPI_DP_OUT, r.from_dp, 3);
+	expect_received(&r, r.to_dp, 10, 2); /* the old pair too */
+	CHECK_INT(keel_datapath_deadline(r.dp), t0 + WAIT_NS);
+	keel_datapath_tick(r.dp, t0 + WAIT_NS - 1);
+	expect_sent(&r, 4, SPI_DP_OUT, r.from_dp, 4);
+	/* the gateway deletes pair 1: pair 2 sends from then on, from 1 */
+	keel_datapath_remove(r.dp, 1);
+	expect_sent(&r, 5, SPI2_DP_OUT, from2, 1);
+	expect_sent(&r, 6, SPI2_DP_OUT, from2, 2);
+	CHECK(keel_datapath_deadline(r.dp) > t0 + WAIT_NS); /* a NAT-keepalive's, 20 s on */
+	expect_received(&r, to2, 21, 3);
+	send_udp_to_dp(&r, 11);
+	CHECK(wait_stats(&r, rx_settled, 4));
+	keel_datapath_stats(r.dp, &st);
+	CHECK_INT(st.rx_no_sa, 1);
+
+	/* pair 3 replaces pair 2, which the gateway does not delete: the deadline */
+	ci = pair_of(3, SPI3_DP_IN, SPI3_DP_OUT);
+	ci.rekeyed_child_id = 2;
+	CHECK_INT(keel_datapath_install_inbound_first(r.dp, &ci, t1), 0);
+	expect_received(&r, to3, 30, 5);
+	expect_sent(&r, 7, SPI2_DP_OUT, from2, 3);
+	CHECK_INT(keel_datapath_deadline(r.dp), t1 + WAIT_NS);
+	keel_datapath_tick(r.dp, t1 + WAIT_NS);
+	CHECK(keel_datapath_deadline(r.dp) > t1 + WAIT_NS);
+	expect_sent(&r, 8, SPI3_DP_OUT, from3, 1);
+	expect_received(&r, to2, 22, 6); /* pair 2 still receives until removed */
+	keel_datapath_remove(r.dp, 2);
+	expect_sent(&r, 9, SPI3_DP_OUT, from3, 2);
+
+	/* explicit activation; an unknown pair */
+	ci = pair_of(4, 0x7007, SPI4_DP_OUT);
+	ci.rekeyed_child_id = 3;
+	CHECK_INT(keel_datapath_install_inbound_first(r.dp, &ci, t1), 0);
+	expect_sent(&r, 10, SPI3_DP_OUT, from3, 3);
+	CHECK_INT(keel_datapath_activate(r.dp, 4), 0);
+	CHECK_INT(keel_datapath_activate(r.dp, 4), 0); /* nothing kept back any more */
+	CHECK_INT(keel_datapath_activate(r.dp, 42), KEEL_ERR_INVAL);
+	expect_sent(&r, 11, SPI4_DP_OUT, from4, 1);
+	keel_datapath_remove(r.dp, 3);
+
+	/* a pair kept back that the next answered rekey replaces takes over first */
+	ci = pair_of(5, 0x9009, SPI5_DP_OUT);
+	ci.rekeyed_child_id = 4;
+	CHECK_INT(keel_datapath_install_inbound_first(r.dp, &ci, t1), 0);
+	expect_sent(&r, 12, SPI4_DP_OUT, from4, 2);
+	ci = pair_of(6, 0xb00b, SPI6_DP_OUT);
+	ci.rekeyed_child_id = 5;
+	CHECK_INT(keel_datapath_install_inbound_first(r.dp, &ci, t1), 0);
+	expect_sent(&r, 13, SPI5_DP_OUT, from5, 1);
+	/* removing pair 6 itself before it took over leaves pair 5 sending */
+	keel_datapath_remove(r.dp, 6);
+	expect_sent(&r, 14, SPI5_DP_OUT, from5, 2);
+	CHECK(keel_datapath_deadline(r.dp) > t1 + WAIT_NS);
+
+	/* nothing installed that the pair replaces: as keel_datapath_install() */
+	ci = pair_of(7, 0xd00d, SPI6_DP_OUT);
+	ci.rekeyed_child_id = 99;
+	CHECK_INT(keel_datapath_install_inbound_first(r.dp, &ci, t1), 0);
+	keel_esp_sa_free(from6);
+	from6 = sa(KEEL_ESP_INBOUND, SPI6_DP_OUT, key_a);
+	expect_sent(&r, 15, SPI6_DP_OUT, from6, 1);
+	keel_datapath_stats(r.dp, &st);
+	CHECK_INT(st.tx_no_sa, 0);
+	CHECK_INT(st.tx_errors, 0);
+
+	keel_esp_sa_free(to2);
+	keel_esp_sa_free(to3);
+	keel_esp_sa_free(from2);
+	keel_esp_sa_free(from3);
+	keel_esp_sa_free(from4);
+	keel_esp_sa_free(from5);
+	keel_esp_sa_free(from6);
 	rig_down(&r);
 }
 
@@ -481,16 +693,7 @@ static void test_offloads(void)
 
 	CHECK(rig_up(&r, true, NULL));
 	/* a 10000-byte TCP super-packet with a 1000-byte MSS, checksum left to us */
-	ptrdiff_t len = tcp_packet(inner + KEEL_VNET_HDR_LEN, 1000000, 10000, 0x18);
-	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-	vh.gso_size = 1000;
-	vh.hdr_len = 40;
-	vh.csum_start = 20;
-	vh.csum_offset = 16;
-	memcpy(inner, &vh, sizeof(vh));
-	CHECK(send(r.tun_far, inner, (size_t)(len + KEEL_VNET_HDR_LEN), 0) ==
-	      len + KEEL_VNET_HDR_LEN);
+	tun_send_super(&r, &vh, 1000000, 10000, 1000);
 	CHECK(wait_stats(&r, tx_settled, 10));
 	for (uint32_t i = 0; i < 10; i++) {
 		ptrdiff_t n = recv(r.peer, got, sizeof(got), 0);
@@ -505,7 +708,7 @@ static void test_offloads(void)
 		CHECK_INT(rx.inner[5], i); /* IPv4 ID, one per segment */
 	}
 	/* a GSO packet of one segment (gso_size above its payload): still checksummed */
-	len = tcp_packet(inner + KEEL_VNET_HDR_LEN, 77, 600, 0x18);
+	ptrdiff_t len = tcp_packet(inner + KEEL_VNET_HDR_LEN, 77, 600, 0x18);
 	vh.gso_size = 1000;
 	memset(inner + KEEL_VNET_HDR_LEN + 36, 0x55, 2); /* a partial sum: not a checksum */
 	memcpy(inner, &vh, sizeof(vh));
@@ -609,6 +812,58 @@ static void test_no_offloads(void)
 	rig_down(&r);
 }
 
+/*
+ * Spinning before sleeping, pinned threads, and sends flushed in the middle
+ * of a super-packet (batch 2, 250 segments): every segment leaves once, in
+ * order, with its own sequence number; inbound still checks the window.
+ */
+static void test_spin_pin(void)
+{
+	struct rig r;
+	struct keel_esp_rx rx;
+	struct keel_datapath_stats st;
+	struct virtio_net_hdr vh = {0};
+	struct keel_datapath_options o = {.spin_us = 200, .pin = true, .batch = 2};
+	struct keel_datapath *dp = NULL;
+
+	CHECK_INT(keel_datapath_new(-1, &env, &dp), 0);
+	o.spin_us = 10001;
+	CHECK_INT(keel_datapath_set_options(dp, &o), KEEL_ERR_INVAL);
+	keel_datapath_free(dp);
+	o.spin_us = 200;
+
+	CHECK(rig_up(&r, true, &o));
+	tun_send_super(&r, &vh, 7000, 4000, 16);
+	CHECK(wait_stats(&r, tx_settled, 250));
+	keel_datapath_stats(r.dp, &st);
+	CHECK_INT(st.tx_packets, 250);
+	CHECK_INT(st.tx_errors, 0);
+	CHECK(wait_stats(&r, tx_sent_at_least, 4)); /* 64 segments per GSO send at most */
+	for (uint32_t i = 0; i < 250; i++) {
+		ptrdiff_t n = recv(r.peer, got, sizeof(got), 0);
+		CHECK_INT(keel_esp_decap(r.from_dp, got, n, &rx), KEEL_ESP_OK);
+		CHECK_INT(rx.seq, i + 1);
+		CHECK_INT(rx.inner_len, 56);
+		CHECK(tcp_valid(rx.inner, rx.inner_len));
+		uint32_t seq = (uint32_t)rx.inner[24] << 24 | (uint32_t)rx.inner[25] << 16 |
+		               (uint32_t)rx.inner[26] << 8 | rx.inner[27];
+		CHECK_INT(seq, 7000 + i * 16);
+		if (rx.seq != i + 1)
+			break;
+	}
+	CHECK(recv(r.peer, got, sizeof(got), MSG_DONTWAIT) < 0);
+
+	/* inbound while spinning: 3 packets, the second replayed */
+	ptrdiff_t n1 = send_udp_to_dp(&r, 1);
+	send_to_dp(&r, esp, n1);
+	send_udp_to_dp(&r, 2);
+	CHECK(wait_stats(&r, rx_settled, 3));
+	keel_datapath_stats(r.dp, &st);
+	CHECK_INT(st.rx_packets, 2);
+	CHECK_INT(st.rx_replayed, 1);
+	rig_down(&r);
+}
+
 /* An IPv6 TCP packet 2001:db8::1 -> 2001:db8::2 with a timestamp option (12 bytes). */
 static ptrdiff_t tcp6_packet(uint8_t *p, uint32_t seq, ptrdiff_t payload_len)
 {
@@ -706,7 +961,9 @@ int main(void)
 	test_offload_v6();
 	test_inbound();
 	test_ike_and_outbound();
+	test_answered_rekey();
 	test_offloads();
 	test_no_offloads();
+	test_spin_pin();
 	return check_done();
 }

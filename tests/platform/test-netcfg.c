@@ -53,6 +53,8 @@ struct route {
 	uint8_t gateway[16];
 	uint32_t table;
 	uint8_t protocol;
+	bool has_prefsrc;
+	uint8_t prefsrc[16];
 };
 
 struct routes {
@@ -80,6 +82,12 @@ static int route_attr(const struct nlattr *a, void *data)
 		break;
 	case RTA_TABLE:
 		r->table = mnl_attr_get_u32(a);
+		break;
+	case RTA_PREFSRC:
+		if (mnl_attr_get_payload_len(a) == len) {
+			memcpy(r->prefsrc, mnl_attr_get_payload(a), len);
+			r->has_prefsrc = true;
+		}
 		break;
 	default:
 		break;
@@ -120,25 +128,38 @@ static void dump_routes(struct routes *rs)
 	}
 }
 
-/* Is there a main-table route to dst/len through oif (and gateway, if given)? */
-static bool has_route(const char *dst, unsigned len, int oif, const char *gateway)
+/*
+ * Is there a main-table route to dst/len through oif (and gateway, if
+ * given)? With src, it must also be tagged KEEL_NETCFG_RTPROT and have src
+ * as its preferred source.
+ */
+static bool find_route(const char *dst, unsigned len, int oif, const char *gateway, const char *src)
 {
 	static struct routes rs;
-	struct keel_addr d = addr(dst), g = {0};
+	struct keel_addr d = addr(dst), g = {0}, p = {0};
 	int family = d.family == KEEL_AF_INET ? AF_INET : AF_INET6;
 	size_t n = family == AF_INET ? 4 : 16;
 	if (gateway)
 		g = addr(gateway);
+	if (src)
+		p = addr(src);
 	dump_routes(&rs);
 	for (size_t i = 0; i < rs.n; i++) {
 		const struct route *r = &rs.r[i];
 		if (r->family == family && r->dst_len == len && memcmp(r->dst, d.bytes, n) == 0 &&
 		    r->oif == oif && r->table == RT_TABLE_MAIN &&
 		    r->has_gateway == (gateway != NULL) &&
-		    (!gateway || memcmp(r->gateway, g.bytes, n) == 0))
+		    (!gateway || memcmp(r->gateway, g.bytes, n) == 0) &&
+		    (!src || (r->protocol == KEEL_NETCFG_RTPROT && r->has_prefsrc &&
+		              memcmp(r->prefsrc, p.bytes, n) == 0)))
 			return true;
 	}
 	return false;
+}
+
+static bool has_route(const char *dst, unsigned len, int oif, const char *gateway)
+{
+	return find_route(dst, len, oif, gateway, NULL);
 }
 
 struct addr_query {
@@ -308,6 +329,16 @@ static void test_tun(void)
 	keel_tun_close(&t2);
 }
 
+/* The "physical" network the gateway is reached through (up records it), not Keel's. */
+static void uplink_up(struct keel_netcfg *up, int ifindex)
+{
+	struct keel_prefix u4 = prefix("192.0.2.2", 24), u6 = prefix("2001:db8:ffff::2", 64);
+	CHECK_INT(keel_netcfg_add_address(up, ifindex, &u4), 0);
+	CHECK_INT(keel_netcfg_add_address(up, ifindex, &u6), 0);
+	CHECK_INT(foreign_route("0.0.0.0", 0, "192.0.2.1", ifindex), 0);
+	CHECK_INT(foreign_route("::", 0, "2001:db8:ffff::1", ifindex), 0);
+}
+
 static void test_netcfg(void)
 {
 	struct keel_tun tun = {.fd = -1}, uplink = {.fd = -1};
@@ -323,12 +354,7 @@ static void test_netcfg(void)
 	if (!nc || !up || tun.fd < 0 || uplink.fd < 0)
 		goto out;
 
-	/* the "physical" network the gateway is reached through: not Keel's tunnel */
-	struct keel_prefix u4 = prefix("192.0.2.2", 24), u6 = prefix("2001:db8:ffff::2", 64);
-	CHECK_INT(keel_netcfg_add_address(up, uplink.ifindex, &u4), 0);
-	CHECK_INT(keel_netcfg_add_address(up, uplink.ifindex, &u6), 0);
-	CHECK_INT(foreign_route("0.0.0.0", 0, "192.0.2.1", uplink.ifindex), 0);
-	CHECK_INT(foreign_route("::", 0, "2001:db8:ffff::1", uplink.ifindex), 0);
+	uplink_up(up, uplink.ifindex);
 
 	/* 1. keep the path to the gateway */
 	struct keel_addr gw4 = addr("203.0.113.10"), gw6 = addr("2001:db8:ffff:1::10");
@@ -429,6 +455,97 @@ out:
 	keel_tun_close(&uplink);
 }
 
+/*
+ * The kernel data path's configuration: the virtual IP on the interface
+ * towards the gateway, routes along the gateway's path from the virtual IP,
+ * tagged; after a "crash" (the journal freed without undo), a new journal
+ * finds and removes them and the virtual IPs, and nothing else.
+ */
+static void test_kernel_path(void)
+{
+	struct keel_tun uplink = {.fd = -1};
+	struct keel_tun_config ucfg = {.name = "keelup1", .up = true};
+	struct keel_netcfg *nc = NULL, *up = NULL, *next = NULL;
+	unsigned n_routes = 99, n_addrs = 99;
+	int ifindex = 0;
+
+	CHECK_INT(keel_tun_open(&ucfg, &uplink), 0);
+	CHECK_INT(keel_netcfg_new(&nc), 0);
+	CHECK_INT(keel_netcfg_new(&up), 0);
+	CHECK_INT(keel_netcfg_new(&next), 0);
+	if (!nc || !up || !next || uplink.fd < 0)
+		goto out;
+	uplink_up(up, uplink.ifindex);
+	/* an address and a route of someone else's, which no cleanup may touch */
+	struct keel_prefix other = prefix("100.64.9.9", 32);
+	CHECK_INT(keel_netcfg_add_address(up, uplink.ifindex, &other), 0);
+	CHECK_INT(foreign_route("203.0.113.128", 25, "192.0.2.1", uplink.ifindex), 0);
+
+	struct keel_addr gw4 = addr("203.0.113.10"), gw6 = addr("2001:db8:ffff:1::10");
+	CHECK_INT(keel_netcfg_gateway_ifindex(nc, &gw4, &ifindex), 0);
+	CHECK_INT(ifindex, uplink.ifindex);
+	struct keel_addr self = addr("192.0.2.2");
+	CHECK_INT(keel_netcfg_gateway_ifindex(nc, &self, &ifindex), -ENETUNREACH);
+
+	keel_netcfg_tag_routes(nc, true);
+	struct keel_prefix vip4 = prefix("100.64.0.2", 32), vip6 = prefix("2001:db8:1::2", 128);
+	CHECK_INT(keel_netcfg_add_address(nc, uplink.ifindex, &vip4), 0);
+	CHECK_INT(keel_netcfg_add_address(nc, uplink.ifindex, &vip6), 0);
+	struct keel_prefix r4 = prefix("198.51.100.77", 24), r6 = prefix("2001:db8::", 32);
+	struct keel_prefix all4 = prefix("0.0.0.0", 0);
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw4, &r4, &vip4.addr), 0);
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw6, &r6, &vip6.addr), 0);
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw4, &all4, &vip4.addr), 0);
+	CHECK(find_route("198.51.100.0", 24, uplink.ifindex, "192.0.2.1", "100.64.0.2"));
+	CHECK(find_route("2001:db8::", 32, uplink.ifindex, "2001:db8:ffff::1", "2001:db8:1::2"));
+	CHECK(find_route("0.0.0.0", 1, uplink.ifindex, "192.0.2.1", "100.64.0.2"));
+	CHECK(find_route("128.0.0.0", 1, uplink.ifindex, "192.0.2.1", "100.64.0.2"));
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw4, &r4, &vip4.addr), -EEXIST);
+	/* mixed families */
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw4, &r6, &vip6.addr), -EINVAL);
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw4, &r4, &vip6.addr), -EINVAL);
+	/* the gateway's own path pinned, tagged too */
+	CHECK_INT(keel_netcfg_pin_gateway(nc, &gw4, 0), 0);
+	CHECK_INT(keel_netcfg_pending(nc), 2 + 4 + 1);
+
+	/* undo in order: all gone, the rest stays */
+	CHECK_INT(keel_netcfg_undo(nc), 0);
+	CHECK(!has_route("198.51.100.0", 24, uplink.ifindex, "192.0.2.1"));
+	CHECK(!has_address(uplink.ifindex, "100.64.0.2", 32));
+	CHECK(has_address(uplink.ifindex, "100.64.9.9", 32));
+
+	/* a "crash": the same again, and the journal lost */
+	CHECK_INT(keel_netcfg_add_address(nc, uplink.ifindex, &vip4), 0);
+	CHECK_INT(keel_netcfg_add_address(nc, uplink.ifindex, &vip6), 0);
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw4, &r4, &vip4.addr), 0);
+	CHECK_INT(keel_netcfg_add_route_toward(nc, &gw6, &r6, &vip6.addr), 0);
+	CHECK_INT(keel_netcfg_pin_gateway(nc, &gw4, 0), 0);
+	keel_netcfg_free(nc);
+	nc = NULL;
+	CHECK_INT(keel_netcfg_clean_stale(next, &n_routes, &n_addrs), 0);
+	CHECK_INT(n_routes, 3);
+	CHECK_INT(n_addrs, 2);
+	CHECK(!has_route("198.51.100.0", 24, uplink.ifindex, "192.0.2.1"));
+	CHECK(!has_route("2001:db8::", 32, uplink.ifindex, "2001:db8:ffff::1"));
+	CHECK(!has_route("203.0.113.10", 32, uplink.ifindex, "192.0.2.1"));
+	CHECK(!has_address(uplink.ifindex, "100.64.0.2", 32));
+	CHECK(!has_address(uplink.ifindex, "2001:db8:1::2", 128));
+	CHECK(has_address(uplink.ifindex, "100.64.9.9", 32));
+	CHECK(has_address(uplink.ifindex, "192.0.2.2", 24));
+	CHECK(has_route("203.0.113.128", 25, uplink.ifindex, "192.0.2.1"));
+	CHECK(has_route("0.0.0.0", 0, uplink.ifindex, "192.0.2.1"));
+	/* nothing left to find */
+	CHECK_INT(keel_netcfg_clean_stale(next, &n_routes, &n_addrs), 0);
+	CHECK_INT(n_routes, 0);
+	CHECK_INT(n_addrs, 0);
+	CHECK_INT(keel_netcfg_undo(up), 0);
+out:
+	keel_netcfg_free(nc);
+	keel_netcfg_free(up);
+	keel_netcfg_free(next);
+	keel_tun_close(&uplink);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -445,5 +562,6 @@ int main(void)
 	}
 	test_tun();
 	test_netcfg();
+	test_kernel_path();
 	return check_done();
 }

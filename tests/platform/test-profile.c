@@ -184,6 +184,17 @@ static void test_defaults(void)
 	CHECK_MEM(p->remote_id.data, p->remote_id.len, "\xc0\x00\x02\x01", 4);
 	CHECK(p->username == NULL && p->certificate == NULL && p->private_key == NULL &&
 	      p->ca == NULL);
+	CHECK(!p->eap_only);
+	CHECK_INT(p->ike_rekey_s, 0);
+	CHECK_INT(p->child_rekey_s, 0);
+	CHECK(!p->dpd_set);
+	keel_profile_free(p);
+
+	/* EAP-only (RFC 5998) is offered only when asked for */
+	p = parse("[connection]\ngateway = 192.0.2.1\nauth = eap\n[auth]\nusername = alice\n"
+	          "eap-only = yes\n",
+	          NULL);
+	CHECK(p && p->eap_only);
 	keel_profile_free(p);
 
 	/* IKEv1 aggressive mode */
@@ -346,6 +357,12 @@ static void test_errors(void)
 	             "office.conf:3: key 'auth': xauth-psk needs ike = 1");
 	EXPECT_ERROR("[connection]\ngateway = g.example\nike = 1\nauth = eap\n",
 	             KEEL_PROFILE_ERROR_INVALID, "office.conf:4: key 'auth': eap needs ike = 2");
+	EXPECT_ERROR("[connection]\ngateway = g.example\nauth = psk\n[auth]\neap-only = yes\n",
+	             KEEL_PROFILE_ERROR_INVALID,
+	             "office.conf:5: key 'eap-only': only with auth = eap");
+	EXPECT_ERROR("[connection]\ngateway = g.example\nauth = eap\n[auth]\neap-only = maybe\n",
+	             KEEL_PROFILE_ERROR_INVALID,
+	             "office.conf:5: key 'eap-only': expected yes or no, got \"maybe\"");
 	EXPECT_ERROR(
 	    "[connection]\ngateway = g.example\nauth = cert\n[auth]\ncertificate = c.pem\n",
 	    KEEL_PROFILE_ERROR_INVALID,
@@ -387,8 +404,9 @@ static void test_secrets_in_profile(void)
 	                    "Hunter2Secret");
 }
 
-static void proposal_error(const char *key, const char *value, int code, const char *why,
-                           const char *extra)
+/* "key = value" on line 4 of a minimal profile (extra lines after it) must fail with why. */
+static void key_error(const char *key, const char *value, int code, const char *why,
+                      const char *extra)
 {
 	g_autofree char *text = g_strdup_printf("[connection]\ngateway = g.example\nauth = psk\n"
 	                                        "%s = %s\n%s",
@@ -399,59 +417,59 @@ static void proposal_error(const char *key, const char *value, int code, const c
 
 static void test_proposals(void)
 {
-	proposal_error("ike-proposals", "aes257-sha256-modp2048", KEEL_PROFILE_ERROR_INVALID,
-	               "unknown algorithm 'aes257' in \"aes257-sha256-modp2048\"", NULL);
-	proposal_error("ike-proposals", "aes256-sha256-modp1024", KEEL_PROFILE_ERROR_WEAK,
-	               "'modp1024' is a weak algorithm (RFC 8247) that Keel does not offer, in "
-	               "\"aes256-sha256-modp1024\"",
-	               NULL);
+	key_error("ike-proposals", "aes257-sha256-modp2048", KEEL_PROFILE_ERROR_INVALID,
+	          "unknown algorithm 'aes257' in \"aes257-sha256-modp2048\"", NULL);
+	key_error("ike-proposals", "aes256-sha256-modp1024", KEEL_PROFILE_ERROR_WEAK,
+	          "'modp1024' is a weak algorithm (RFC 8247) that Keel does not offer, in "
+	          "\"aes256-sha256-modp1024\"",
+	          NULL);
 	/* allow-weak cannot bring back what Keel does not implement */
-	proposal_error("ike-proposals", "3des-sha256-modp2048", KEEL_PROFILE_ERROR_WEAK,
-	               "'3des' is a weak algorithm (RFC 8247) that Keel does not offer, in "
-	               "\"3des-sha256-modp2048\"",
-	               "allow-weak = yes\n");
-	proposal_error("esp-proposals", "aes128-md5", KEEL_PROFILE_ERROR_WEAK,
-	               "'md5' is a weak algorithm (RFC 8247) that Keel does not offer, in "
-	               "\"aes128-md5\"",
-	               NULL);
-	proposal_error("ike-proposals", "aes256-sha1-modp2048", KEEL_PROFILE_ERROR_WEAK,
-	               "'sha1' as the only integrity algorithm is weak (RFC 8247), in "
-	               "\"aes256-sha1-modp2048\"; add sha256 or set allow-weak = yes",
-	               NULL);
-	proposal_error("esp-proposals", "aes256gcm16, aes128-sha1", KEEL_PROFILE_ERROR_WEAK,
-	               "'sha1' as the only integrity algorithm is weak (RFC 8247), in "
-	               "\"aes128-sha1\"; add sha256 or set allow-weak = yes",
-	               NULL);
-	proposal_error("ike-proposals", "aes256gcm16-prfsha1-x25519", KEEL_PROFILE_ERROR_WEAK,
-	               "'prfsha1' as the only PRF is weak (RFC 8247), in "
-	               "\"aes256gcm16-prfsha1-x25519\"; add prfsha256 or set allow-weak = yes",
-	               NULL);
-	proposal_error("ike-proposals", "aes256-modp2048", KEEL_PROFILE_ERROR_INVALID,
-	               "incomplete proposal \"aes256-modp2048\": an IKE proposal needs a cipher, "
-	               "an integrity algorithm unless the cipher is AEAD (and none with one), a DH "
-	               "group, and AEAD and other ciphers go in separate proposals",
-	               NULL);
-	proposal_error("esp-proposals", "aes128gcm16-sha256", KEEL_PROFILE_ERROR_INVALID,
-	               "incomplete proposal \"aes128gcm16-sha256\": an ESP proposal needs a "
-	               "cipher, an integrity algorithm unless the cipher is AEAD (and none with "
-	               "one), and AEAD and other ciphers go in separate proposals",
-	               NULL);
-	proposal_error("ike-proposals", "aes256-sha256-modp2048-esn", KEEL_PROFILE_ERROR_INVALID,
-	               "'esn' does not belong in an IKE proposal, in "
-	               "\"aes256-sha256-modp2048-esn\"",
-	               NULL);
-	proposal_error("esp-proposals", "aes256-sha256-prfsha256", KEEL_PROFILE_ERROR_INVALID,
-	               "'prfsha256' does not belong in an ESP proposal, in "
-	               "\"aes256-sha256-prfsha256\"",
-	               NULL);
-	proposal_error("esp-proposals", "aes256--sha256", KEEL_PROFILE_ERROR_INVALID,
-	               "empty algorithm name in \"aes256--sha256\"", NULL);
-	proposal_error("esp-proposals", "aes256gcm16,", KEEL_PROFILE_ERROR_INVALID,
-	               "empty proposal", NULL);
-	proposal_error("ike-proposals", "aes256gcm16-prfsha256-x25519", KEEL_PROFILE_ERROR_INVALID,
-	               "IKEv1 has no AEAD ciphers for IKE (RFC 2409), in "
-	               "\"aes256gcm16-prfsha256-x25519\"",
-	               "ike = 1\n");
+	key_error("ike-proposals", "3des-sha256-modp2048", KEEL_PROFILE_ERROR_WEAK,
+	          "'3des' is a weak algorithm (RFC 8247) that Keel does not offer, in "
+	          "\"3des-sha256-modp2048\"",
+	          "allow-weak = yes\n");
+	key_error("esp-proposals", "aes128-md5", KEEL_PROFILE_ERROR_WEAK,
+	          "'md5' is a weak algorithm (RFC 8247) that Keel does not offer, in "
+	          "\"aes128-md5\"",
+	          NULL);
+	key_error("ike-proposals", "aes256-sha1-modp2048", KEEL_PROFILE_ERROR_WEAK,
+	          "'sha1' as the only integrity algorithm is weak (RFC 8247), in "
+	          "\"aes256-sha1-modp2048\"; add sha256 or set allow-weak = yes",
+	          NULL);
+	key_error("esp-proposals", "aes256gcm16, aes128-sha1", KEEL_PROFILE_ERROR_WEAK,
+	          "'sha1' as the only integrity algorithm is weak (RFC 8247), in "
+	          "\"aes128-sha1\"; add sha256 or set allow-weak = yes",
+	          NULL);
+	key_error("ike-proposals", "aes256gcm16-prfsha1-x25519", KEEL_PROFILE_ERROR_WEAK,
+	          "'prfsha1' as the only PRF is weak (RFC 8247), in "
+	          "\"aes256gcm16-prfsha1-x25519\"; add prfsha256 or set allow-weak = yes",
+	          NULL);
+	key_error("ike-proposals", "aes256-modp2048", KEEL_PROFILE_ERROR_INVALID,
+	          "incomplete proposal \"aes256-modp2048\": an IKE proposal needs a cipher, "
+	          "an integrity algorithm unless the cipher is AEAD (and none with one), a DH "
+	          "group, and AEAD and other ciphers go in separate proposals",
+	          NULL);
+	key_error("esp-proposals", "aes128gcm16-sha256", KEEL_PROFILE_ERROR_INVALID,
+	          "incomplete proposal \"aes128gcm16-sha256\": an ESP proposal needs a "
+	          "cipher, an integrity algorithm unless the cipher is AEAD (and none with "
+	          "one), and AEAD and other ciphers go in separate proposals",
+	          NULL);
+	key_error("ike-proposals", "aes256-sha256-modp2048-esn", KEEL_PROFILE_ERROR_INVALID,
+	          "'esn' does not belong in an IKE proposal, in "
+	          "\"aes256-sha256-modp2048-esn\"",
+	          NULL);
+	key_error("esp-proposals", "aes256-sha256-prfsha256", KEEL_PROFILE_ERROR_INVALID,
+	          "'prfsha256' does not belong in an ESP proposal, in "
+	          "\"aes256-sha256-prfsha256\"",
+	          NULL);
+	key_error("esp-proposals", "aes256--sha256", KEEL_PROFILE_ERROR_INVALID,
+	          "empty algorithm name in \"aes256--sha256\"", NULL);
+	key_error("esp-proposals", "aes256gcm16,", KEEL_PROFILE_ERROR_INVALID, "empty proposal",
+	          NULL);
+	key_error("ike-proposals", "aes256gcm16-prfsha256-x25519", KEEL_PROFILE_ERROR_INVALID,
+	          "IKEv1 has no AEAD ciphers for IKE (RFC 2409), in "
+	          "\"aes256gcm16-prfsha256-x25519\"",
+	          "ike = 1\n");
 
 	/* allow-weak = yes, even after the proposals in the file, lets a lone sha1 through */
 	g_autoptr(GError) error = NULL;
@@ -494,6 +512,120 @@ static void test_proposals(void)
 		CHECK_INT(p->esp_proposals[1].n_esn, 2);
 	}
 	keel_profile_free(p);
+}
+
+/* ah-proposals: AH (RFC 4302) instead of ESP, integrity algorithms only, kernel data path */
+static void test_ah_proposals(void)
+{
+	struct keel_profile *p = parse("[connection]\ngateway = g.example\nauth = psk\n"
+	                               "ah-proposals = sha384-sha256-esn, sha512-modp3072\n"
+	                               "datapath = xfrm\n",
+	                               NULL);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_INT(p->n_ah_proposals, 2);
+		CHECK_INT(p->n_esp_proposals, 0);
+		CHECK_INT(p->ah_proposals[0].n_encr, 0);
+		CHECK_INT(p->ah_proposals[0].n_integ, 2);
+		CHECK_INT(p->ah_proposals[0].integ[0], 13); /* AUTH_HMAC_SHA2_384_192 */
+		CHECK_INT(p->ah_proposals[0].esn[0], 1);
+		CHECK_INT(p->ah_proposals[1].integ[0], 14); /* AUTH_HMAC_SHA2_512_256 */
+		CHECK_INT(p->ah_proposals[1].dh[0], 15);    /* modp3072 */
+	}
+	keel_profile_free(p);
+
+	key_error("ah-proposals", "aes256-sha256", KEEL_PROFILE_ERROR_INVALID,
+	          "'aes256' does not belong in an AH proposal, in \"aes256-sha256\"", NULL);
+	key_error("ah-proposals", "esn", KEEL_PROFILE_ERROR_INVALID,
+	          "incomplete proposal \"esn\": an AH proposal needs an integrity algorithm "
+	          "(sha256, sha384, sha512) and no cipher",
+	          NULL);
+	key_error("ah-proposals", "md5", KEEL_PROFILE_ERROR_WEAK,
+	          "'md5' is a weak algorithm (RFC 8247) that Keel does not offer, in \"md5\"",
+	          NULL);
+	/* RFC 4302: no AH in UDP, so not over the TUN data path */
+	key_error("ah-proposals", "sha256", KEEL_PROFILE_ERROR_INVALID,
+	          "AH needs the kernel data path (datapath = xfrm), not tun", "datapath = tun\n");
+}
+
+/* ike-rekey-time, child-rekey-time, dpd: strongSwan's duration syntax, bounds, derived lifetimes */
+static uint32_t rekey_value(const char *key, const char *value)
+{
+	g_autofree char *text =
+	    g_strdup_printf("[connection]\ngateway = g.example\nauth = psk\n%s = %s\n", key, value);
+	g_autoptr(GError) error = NULL;
+	struct keel_profile *p = parse(text, &error);
+	uint32_t v = UINT32_MAX;
+	CHECK(p != NULL);
+	if (p && strcmp(key, "ike-rekey-time") == 0)
+		v = p->ike_rekey_s;
+	else if (p && strcmp(key, "child-rekey-time") == 0)
+		v = p->child_rekey_s;
+	else if (p && p->dpd_set)
+		v = p->dpd_s;
+	keel_profile_free(p);
+	return v;
+}
+
+static void test_timers(void)
+{
+	CHECK_INT(rekey_value("ike-rekey-time", "4h"), 14400);
+	CHECK_INT(rekey_value("ike-rekey-time", "3600"), 3600);
+	CHECK_INT(rekey_value("ike-rekey-time", "1d"), 86400);
+	CHECK_INT(rekey_value("ike-rekey-time", "365d"), KEEL_PROFILE_REKEY_MAX_S);
+	CHECK_INT(rekey_value("child-rekey-time", "20m"), 1200);
+	CHECK_INT(rekey_value("child-rekey-time", "90s"), 90);
+	CHECK_INT(rekey_value("child-rekey-time", "2"), KEEL_PROFILE_REKEY_MIN_S);
+	CHECK_INT(rekey_value("dpd", "30s"), 30);
+	CHECK_INT(rekey_value("dpd", "0"), 0);
+	CHECK_INT(rekey_value("dpd", "0s"), 0);
+	CHECK_INT(rekey_value("dpd", "1d"), KEEL_PROFILE_DPD_MAX_S);
+
+	key_error("ike-rekey-time", "0", KEEL_PROFILE_ERROR_INVALID,
+	          "must be at least 2s, got \"0\"", NULL);
+	key_error("child-rekey-time", "1s", KEEL_PROFILE_ERROR_INVALID,
+	          "must be at least 2s, got \"1s\"", NULL);
+	key_error("child-rekey-time", "366d", KEEL_PROFILE_ERROR_INVALID,
+	          "must be at most 365d, got \"366d\"", NULL);
+	key_error("ike-rekey-time", "99999999999999999999999h", KEEL_PROFILE_ERROR_INVALID,
+	          "must be at most 365d, got \"99999999999999999999999h\"", NULL);
+	key_error("dpd", "25h", KEEL_PROFILE_ERROR_INVALID, "must be at most 1d, got \"25h\"",
+	          NULL);
+	key_error("dpd", "-1", KEEL_PROFILE_ERROR_INVALID,
+	          "expected a duration in seconds or with a unit (90s, 20m, 4h, 1d), got \"-1\"",
+	          NULL);
+	static const char *const bad[] = {"", "h", "4x", "4hh", "4 h", "-5", "1.5h", "4H", "+3"};
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autofree char *why = g_strdup_printf(
+		    "expected a duration in seconds or with a unit (90s, 20m, 4h, 1d), got \"%s\"",
+		    bad[i]);
+		key_error(i % 2 ? "ike-rekey-time" : "child-rekey-time", bad[i],
+		          KEEL_PROFILE_ERROR_INVALID, why, NULL);
+	}
+	/* the line number is the key's, wherever it stands */
+	EXPECT_ERROR("[connection]\ngateway = g.example\n\n# rekeys\nauth = psk\n"
+	             "child-rekey-time = 1m\nike-rekey-time = 1\n",
+	             KEEL_PROFILE_ERROR_INVALID,
+	             "office.conf:7: key 'ike-rekey-time': must be at least 2s, got \"1\"");
+	EXPECT_ERROR("[connection]\ngateway = g.example\nauth = psk\n[auth]\ndpd = 30s\n",
+	             KEEL_PROFILE_ERROR_INVALID, "office.conf:5: key 'dpd': unknown key in [auth]");
+
+	/* strongSwan's 10 % margin and jitter, rounded up; 4h and 1h give the defaults */
+	struct keel_config cfg;
+	struct keel_lifetime lt;
+	keel_config_init(&cfg);
+	keel_profile_lifetime(14400, &lt);
+	CHECK_MEM(&lt, sizeof(lt), &cfg.ike_lifetime, sizeof(cfg.ike_lifetime));
+	keel_profile_lifetime(3600, &lt);
+	CHECK_MEM(&lt, sizeof(lt), &cfg.child_lifetime, sizeof(cfg.child_lifetime));
+	keel_profile_lifetime(4, &lt);
+	CHECK(lt.life_s == 5 && lt.margin_s == 1 && lt.jitter_s == 1);
+	keel_profile_lifetime(95, &lt);
+	CHECK(lt.life_s == 105 && lt.margin_s == 10 && lt.jitter_s == 10);
+	keel_profile_lifetime(KEEL_PROFILE_REKEY_MAX_S, &lt);
+	CHECK_INT(lt.life_s, 34689600u);
+	keel_profile_lifetime(0, &lt);
+	CHECK(lt.life_s == 0 && lt.margin_s == 0 && lt.jitter_s == 0);
 }
 
 static void test_format(void)
@@ -732,6 +864,8 @@ int main(void)
 	test_errors();
 	test_secrets_in_profile();
 	test_proposals();
+	test_ah_proposals();
+	test_timers();
 	test_format();
 	if (dir) {
 		test_files(dir);

@@ -17,6 +17,11 @@
  *              segments of one flow coalesced again into one super-packet
  *              written with one writev() (no copy).
  *
+ * By default the threads sleep in poll() as soon as their descriptor runs
+ * dry and run wherever the scheduler puts them; keel_datapath_options can
+ * keep them polling a while first, or pin them to CPUs (both cost CPU per
+ * Gbit; tests/bench/esp-tunnel.md has the numbers).
+ *
  * Offloads are probed at run time and fall back silently: without UDP GSO
  * each ESP packet is its own message of the sendmmsg() batch, without GRO
  * each datagram one of the recvmmsg() batch, without a virtio-net header
@@ -34,6 +39,7 @@
  *     keel_datapath_start(dp);                       threads run from here
  *     poll keel_datapath_event_fd(dp): keel_datapath_udp_readable(dp, now, on_ike, ctx);
  *     on KEEL_OUT_CHILD_INSTALL: keel_datapath_install(dp, &o.u.child_install);
+ *         (answering the gateway's rekey: keel_datapath_install_inbound_first())
  *     on KEEL_OUT_CHILD_REMOVE:  keel_datapath_remove(dp, o.u.child_remove.child_id);
  *     at keel_datapath_deadline(dp): keel_datapath_tick(dp, now_ns);   (NAT-keepalives)
  *     keel_datapath_free(dp);                        stops and joins the threads
@@ -85,6 +91,10 @@ struct keel_datapath_options {
 	bool no_udp_gro;  /* never UDP_GRO */
 	bool no_coalesce; /* write decrypted packets one by one */
 	unsigned batch;   /* messages per recvmmsg()/sendmmsg(); 0: 64; 1..64 */
+	/* keep polling this long after a descriptor ran dry before sleeping (0..10000) */
+	unsigned spin_us;
+	bool pin; /* pin the sending thread to tx_cpu, the receiving to rx_cpu */
+	unsigned tx_cpu, rx_cpu;
 };
 
 /*
@@ -104,7 +114,7 @@ void keel_datapath_free(struct keel_datapath *dp);
  */
 void keel_datapath_set_tun(struct keel_datapath *dp, int tun_fd, bool vnet_hdr);
 
-/* Before keel_datapath_start(). KEEL_ERR_INVAL for a batch above 64. */
+/* Before keel_datapath_start(). KEEL_ERR_INVAL for a batch above 64 or spin_us above 10000. */
 int keel_datapath_set_options(struct keel_datapath *dp, const struct keel_datapath_options *o);
 
 /*
@@ -126,12 +136,52 @@ int keel_datapath_event_fd(const struct keel_datapath *dp);
  * batch; older pairs still accept inbound until removed). ci is borrowed
  * for the call; its keys are copied into the ESP SAs. A pair with
  * nat_local or encap turns NAT-keepalives on.
- * Errors: KEEL_ERR_UNSUPPORTED (not ESP in UDP, or an algorithm the ESP
- * code lacks), KEEL_ERR_NOBUF (too many pairs), those of keel_esp_sa_new().
+ * Errors: KEEL_ERR_INVAL (an AH pair: AH cannot travel in UDP, only the
+ * kernel data path carries it), KEEL_ERR_UNSUPPORTED (not ESP in UDP, or an
+ * algorithm the ESP code lacks), KEEL_ERR_NOBUF (too many pairs), those of
+ * keel_esp_sa_new().
  */
 int keel_datapath_install(struct keel_datapath *dp, const struct keel_out_child_install *ci);
 
-/* Removes the pair child_id (unknown ids are ignored); each thread frees its half. */
+/*
+ * How long an outbound SA of a rekey we answered is kept back at most, on
+ * either data path: the gateway has its new inbound SA by then at the
+ * latest (it installs it on our answer, then deletes the old pair).
+ */
+#define KEEL_ANSWERED_REKEY_WAIT_NS (2ull * 1000000000ull)
+
+/*
+ * keel_datapath_install() for a rekey we answered (the gateway's
+ * CREATE_CHILD_SA request): the gateway installs its inbound SA for the new
+ * pair only once it has our answer, so a packet sent with the new SPI
+ * before then would be lost. The new inbound SA accepts packets at once;
+ * the new outbound SA (its keys held by the sending thread, wiped on free)
+ * carries nothing until keel_datapath_remove() of the pair it replaces
+ * (ci->rekeyed_child_id: the gateway deletes it once the new pair is in at
+ * both ends, RFC 7296 §2.8), keel_datapath_activate(), or
+ * keel_datapath_tick() at now_ns + KEEL_ANSWERED_REKEY_WAIT_NS, whichever comes first (see
+ * keel_datapath_deadline()). Until then the old outbound SA carries the
+ * traffic; the switch happens between two packets, the new SA's sequence
+ * numbers starting at 1. A pair still kept back that ci replaces takes
+ * over first. Without an installed pair ci->rekeyed_child_id, this is
+ * keel_datapath_install(). Errors as keel_datapath_install().
+ */
+int keel_datapath_install_inbound_first(struct keel_datapath *dp,
+                                        const struct keel_out_child_install *ci, uint64_t now_ns);
+
+/*
+ * The outbound SA kept back for the pair child_id carries traffic from the
+ * sending thread's next batch on. 0 (also when nothing was kept back),
+ * KEEL_ERR_INVAL (no such pair), KEEL_ERR_NOBUF (the sending thread's
+ * queue is full; the removal of the old pair still activates it).
+ */
+int keel_datapath_activate(struct keel_datapath *dp, uint32_t child_id);
+
+/*
+ * Removes the pair child_id (unknown ids are ignored); each thread frees its
+ * half. An outbound SA kept back until this pair goes takes over in the same
+ * step, before the sending thread's next packet.
+ */
 void keel_datapath_remove(struct keel_datapath *dp, uint32_t child_id);
 
 /*
@@ -150,16 +200,27 @@ void keel_datapath_udp_readable(struct keel_datapath *dp, uint64_t now_ns,
                                 keel_datapath_ike_fn ike_fn, void *ctx);
 
 /*
- * Sends an IKE message on the NAT-T socket with the non-ESP marker
- * (RFC 3948 §2.2). 0 or -errno.
+ * Sends an IKE message on a connected NAT-T socket fd with the non-ESP
+ * marker (RFC 3948 §2.2), trying twice when the first try only collects an
+ * earlier ICMP error. 0 or -errno. (The kernel data path uses it too.)
  */
+int keel_natt_send_ike(int fd, const uint8_t *msg, ptrdiff_t len);
+
+/* keel_natt_send_ike() on the data path's socket. 0 or -errno. */
 int keel_datapath_send_ike(struct keel_datapath *dp, const uint8_t *msg, ptrdiff_t len,
                            uint64_t now_ns);
 
-/* When keel_datapath_tick() has work next (a NAT-keepalive); UINT64_MAX: never. */
+/*
+ * When keel_datapath_tick() has work next (a NAT-keepalive, an outbound SA
+ * kept back too long); UINT64_MAX: never.
+ */
 uint64_t keel_datapath_deadline(const struct keel_datapath *dp);
 
-/* Sends a NAT-keepalive (RFC 3948 §2.3) if nothing was sent for the interval. */
+/*
+ * Activates the outbound SAs kept back whose time is up (as
+ * keel_datapath_activate()), and sends a NAT-keepalive (RFC 3948 §2.3) if
+ * nothing was sent for the interval.
+ */
 void keel_datapath_tick(struct keel_datapath *dp, uint64_t now_ns);
 
 /*

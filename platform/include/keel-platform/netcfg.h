@@ -16,12 +16,22 @@
  * from ordinary code (the event loop's signal source), never from an async
  * signal handler: it sends netlink messages and frees memory.
  *
+ * With the kernel (XFRM) data path there is no tunnel device: the virtual IP
+ * goes on the interface that leads to the gateway
+ * (keel_netcfg_gateway_ifindex()), and keel_netcfg_add_route_toward() routes
+ * the remote networks along the gateway's path with the virtual IP as
+ * preferred source, so that the kernel's policy lookup sees packets from the
+ * virtual IP and the IPsec policies take them. Such routes are tagged
+ * (keel_netcfg_tag_routes(): protocol KEEL_NETCFG_RTPROT), so that after a
+ * crash keel_netcfg_clean_stale() finds them and the virtual IPs they name.
+ *
  * Functions return 0 or -errno. Needs CAP_NET_ADMIN. Addresses use the core's
  * struct keel_addr / struct keel_prefix (ports ignored).
  */
 #ifndef KEEL_PLATFORM_NETCFG_H
 #define KEEL_PLATFORM_NETCFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <keel/config.h>
@@ -67,6 +77,38 @@ int keel_netcfg_add_route(struct keel_netcfg *nc, int ifindex, const struct keel
  */
 int keel_netcfg_pin_gateway(struct keel_netcfg *nc, const struct keel_addr *gateway,
                             int tun_ifindex);
+
+/*
+ * The interface the current route to the gateway leaves by, into *ifindex.
+ * -ENETUNREACH when there is none or the gateway is a local address,
+ * -EOPNOTSUPP for a next hop of another family.
+ */
+int keel_netcfg_gateway_ifindex(struct keel_netcfg *nc, const struct keel_addr *gateway,
+                                int *ifindex);
+
+/*
+ * Routes dst along the current path to the gateway (its device, next hop
+ * and table), with src (may be NULL) as the preferred source address
+ * (RTA_PREFSRC; it must be an address of this host already). Host bits of
+ * dst are cleared; a default route becomes two halves as with
+ * keel_netcfg_add_route(). -EEXIST if the same route exists (not recorded),
+ * -EINVAL for mixed families, errors of keel_netcfg_gateway_ifindex().
+ */
+int keel_netcfg_add_route_toward(struct keel_netcfg *nc, const struct keel_addr *gateway,
+                                 const struct keel_prefix *dst, const struct keel_addr *src);
+
+/* Routes added through nc from now on carry rtm_protocol KEEL_NETCFG_RTPROT (tag) or not. */
+#define KEEL_NETCFG_RTPROT 0x4b /* 'K'; free in iproute2's rt_protos */
+void keel_netcfg_tag_routes(struct keel_netcfg *nc, bool tag);
+
+/*
+ * After a crash: deletes every route tagged KEEL_NETCFG_RTPROT in this
+ * network namespace, and the host addresses (/32, /128) that were their
+ * preferred source (the virtual IPs). Call it only when no other Keel with
+ * the kernel data path runs in the namespace (keel_xfrm_census() says so).
+ * *n_routes, *n_addrs (may be NULL): how many went. 0 or -errno.
+ */
+int keel_netcfg_clean_stale(struct keel_netcfg *nc, unsigned *n_routes, unsigned *n_addrs);
 
 /*
  * Removes everything recorded, newest first. Something already gone (the

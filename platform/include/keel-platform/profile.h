@@ -90,6 +90,9 @@ struct keel_profile {
 	struct keel_proposal ike_proposals[KEEL_MAX_PROPOSALS];
 	size_t n_esp_proposals;
 	struct keel_proposal esp_proposals[KEEL_MAX_PROPOSALS];
+	/* ah-proposals: n > 0 asks for AH (RFC 4302) instead of ESP; kernel data path only. */
+	size_t n_ah_proposals;
+	struct keel_proposal ah_proposals[KEEL_MAX_PROPOSALS];
 
 	/* remote-ts. n == 0: not given, everything (0.0.0.0/0 and ::/0). */
 	size_t n_remote_ts;
@@ -98,12 +101,26 @@ struct keel_profile {
 	enum keel_profile_datapath datapath;
 	bool allow_weak;
 
+	/*
+	 * ike-rekey-time, child-rekey-time: seconds after which Keel rekeys the
+	 * IKE SA or the CHILD SA (0: not given, the engine's defaults, 4h and
+	 * 1h); turn them into lifetimes with keel_profile_lifetime().
+	 * dpd: the liveness check after this many seconds of silence (0: off),
+	 * when dpd_set.
+	 */
+	uint32_t ike_rekey_s;
+	uint32_t child_rekey_s;
+	bool dpd_set;
+	uint32_t dpd_s;
+
 	/* [auth]. NULL when not given; paths are absolute (relative ones are
 	 * taken from the profile's directory). */
 	char *username;
 	char *certificate;
 	char *private_key;
 	char *ca;
+	/* eap-only: offer EAP-only authentication (RFC 5998); default no */
+	bool eap_only;
 };
 
 /*
@@ -123,6 +140,22 @@ struct keel_profile *keel_profile_parse(const char *name, const char *base_dir, 
 
 /* Frees p. NULL is fine. */
 void keel_profile_free(struct keel_profile *p);
+
+/* The bounds of ike-rekey-time and child-rekey-time, and of dpd (0 aside). */
+#define KEEL_PROFILE_REKEY_MIN_S 2
+#define KEEL_PROFILE_REKEY_MAX_S (365u * 24 * 3600)
+#define KEEL_PROFILE_DPD_MAX_S   (24u * 3600)
+
+/*
+ * The lifetime for a rekey time, derived as strongSwan derives its times
+ * from rekey_time: a tenth of it, rounded up to whole seconds, is both the
+ * margin and the jitter, and the hard life is the rekey time plus that
+ * tenth. The engine rekeys at life - margin - random(0..jitter), so between
+ * 0.9 x rekey_s and rekey_s, and drops the SA at 1.1 x rekey_s. 14400 (4h)
+ * and 3600 (1h) give exactly keel_config_init()'s defaults. rekey_s 0: all
+ * zero (never rekey); otherwise at most KEEL_PROFILE_REKEY_MAX_S.
+ */
+void keel_profile_lifetime(uint32_t rekey_s, struct keel_lifetime *out);
 
 /* The contents of a secrets file; each member NULL when not given. */
 struct keel_secrets {

@@ -5,7 +5,7 @@
  *
  * What the engine emits (struct keel_out_child_install / _remove, see
  * <keel/ike.h>) goes straight in: keel_xfrm_install() adds the inbound and
- * outbound ESP SAs in tunnel mode and, for the first pair of a reqid, the
+ * outbound ESP (or AH) SAs in tunnel mode and, for the first pair of a reqid, the
  * policies out (local TS -> remote TS), in and fwd (remote TS -> local TS),
  * whose templates name the SAs' reqid. keel_xfrm_remove() deletes exactly
  * what was installed for a pair, and the policies with the last pair of
@@ -18,7 +18,9 @@
  * traffic moves to the new SA at once (the kernel would otherwise choose
  * among SAs of one reqid by their install time, to the second); the old
  * INBOUND SA stays until the KEEL_OUT_CHILD_REMOVE of that pair, so packets
- * the gateway still sends with the old SPI are accepted.
+ * the gateway still sends with the old SPI are accepted. For a rekey the
+ * gateway started, keel_xfrm_install_inbound_first() keeps the new
+ * outbound SA back until the old pair goes instead.
  *
  * How Keel's state is recognised (crash cleanup):
  *   Every SA and every policy template Keel installs carries a kernel reqid
@@ -97,18 +99,19 @@ struct keel_xfrm_algs {
 	                           HMAC-SHA2-256/384/512; 0 with AEAD */
 	bool esn;
 	bool encap; /* ESP in UDP (RFC 3948) */
+	bool ah;    /* an AH SA (RFC 4302) with integ alone: encr 0, encap false */
 };
 
 /*
  * Says whether this kernel, in the current network namespace, takes an
- * ESP SA with algs, and whether we may install it: adds a throwaway SA
+ * ESP SA (an AH SA with algs->ah) with algs, and whether we may install it: adds a throwaway SA
  * 127.0.0.1 -> 127.0.0.1 (::1 for IPv6; no policy, so no traffic is
  * affected) with a Keel-marked reqid (instance 0) and deletes it again.
  * Returns 0 when it can. Otherwise -errno, and a sentence for the user in
  * reason (NUL-terminated, truncated to reason_cap; reason may be NULL):
  *   -EPERM            not allowed: needs CAP_NET_ADMIN
  *   -EPROTONOSUPPORT  no ESP in the kernel (esp4/esp6 neither built in nor
- *                     loadable), or no XFRM netlink (xfrm_user)
+ *                     loadable; with ah, no ah4/ah6), or no XFRM netlink (xfrm_user)
  *   -ENOSYS           the kernel lacks one of the algorithms
  *   -EINVAL           algs names a transform Keel cannot map (reason says which)
  *   others            whatever the kernel said, with its explanation
@@ -149,9 +152,12 @@ uint32_t keel_xfrm_instance(const struct keel_xfrm *x);
  * the netlink request only, which is wiped). A pair whose reqid has no
  * pair yet also gets the policies; a pair whose reqid has one (a rekey)
  * gets only its SAs (see above). Tunnel mode; ESP in UDP when
- * c->encap (local.port -> remote.port); replay window 128 (ESN when c->esn);
- * c->hard_life_s as the kernel's hard lifetime (0: none; the engine rekeys,
- * the kernel has no soft lifetime). Policies for every pair of one local and
+ * c->encap (local.port -> remote.port); c->protocol KEEL_PROTO_AH installs
+ * AH SAs (integrity only, aligned to 32 bits over IPv4 as RFC 4302
+ * §3.3.3.2.1 says; policy templates for AH; encap is refused); replay
+ * window 128 (ESN when c->esn); c->hard_life_s as the kernel's hard
+ * lifetime (0: none; the engine rekeys, the kernel has no soft lifetime).
+ * Policies for every pair of one local and
  * one remote TS of the same family (and a compatible protocol), address
  * ranges split into prefixes, port ranges into port/mask blocks (ICMP:
  * any, one type, or one type and code).
@@ -165,6 +171,28 @@ uint32_t keel_xfrm_instance(const struct keel_xfrm *x);
  * from the kernel.
  */
 int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *c);
+
+/*
+ * keel_xfrm_install() for a rekey we answered (the gateway's
+ * CREATE_CHILD_SA request): the gateway installs its inbound SA for the new
+ * pair only once it has our answer, so a packet we sent with the new SPI
+ * before then would be lost. The new inbound SA goes in now; the new
+ * outbound SA (its keys kept in memory wiped when used or dropped) is added
+ * by keel_xfrm_remove() of the pair it replaces (c->rekeyed_child_id: the
+ * gateway deletes it once the new pair is in at both ends, RFC 7296 §2.8),
+ * just before that pair goes, or by keel_xfrm_activate(). Until then the
+ * old outbound SA carries the traffic. Without an installed pair
+ * c->rekeyed_child_id of the same reqid, this is keel_xfrm_install().
+ * Errors as keel_xfrm_install().
+ */
+int keel_xfrm_install_inbound_first(struct keel_xfrm *x, const struct keel_out_child_install *c);
+
+/*
+ * Adds the outbound SA kept back for the pair child_id (see above) now, and
+ * retires the outbound SA of the pair it replaces. 0 (also when nothing was
+ * kept back), -ENOENT (no such pair), errors of the kernel.
+ */
+int keel_xfrm_activate(struct keel_xfrm *x, uint32_t child_id);
 
 /*
  * Removes the pair c->child_id: its SAs, and the policies when it was the
