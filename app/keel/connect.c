@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * keel connect: the IKEv2 engine in an event loop (epoll over the two UDP
- * sockets, the TUN device, a signalfd and a timerfd on CLOCK_MONOTONIC), with
- * the TUN data path and the network configuration it needs.
+ * keel connect: the IKE engine in an event loop (epoll over the two UDP
+ * sockets, a signalfd and a timerfd on CLOCK_MONOTONIC), with a data path
+ * and the network configuration it needs. The data path is the kernel's
+ * (XFRM, kernel-path.c: no TUN device, the virtual IP on the interface
+ * towards the gateway) or Keel's own ESP over a TUN device (datapath.c),
+ * chosen at start (keel_kpath_choose()).
  *
- * Everything this command changes on the system (TUN device, addresses,
- * routes, DNS) is recorded and undone on every way out, in teardown().
+ * Everything this command changes on the system (TUN device, XFRM SAs and
+ * policies, addresses, routes, DNS) is recorded and undone on every way
+ * out, in teardown().
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +40,7 @@
 #include <keel-platform/profile.h>
 #include <keel-platform/tun.h>
 
+#include "kernel-path.h"
 #include "keel.h"
 
 /* The path MTU assumed towards the gateway (Ethernet). */
@@ -83,9 +89,15 @@ struct conn {
 	bool timer_stale;  /* it fired: set it again even for the same deadline */
 
 	struct keel_sa *sa;
-	struct keel_datapath *dp;
+	struct keel_datapath *dp; /* the TUN data path, or NULL */
 	struct keel_tun tun;
 	bool tun_up;
+	struct keel_kpath *kp; /* the kernel data path, or NULL */
+	bool kp_up;            /* its first SAs are in */
+	bool rx_request;       /* the message being processed is a request of the gateway's */
+	int vip_ifindex;       /* where the virtual IP and DNS go: the TUN device, or the
+	                          interface towards the gateway */
+	char vip_dev[32];
 	struct keel_netcfg *nc;
 	struct keel_dns *dns;
 	bool netcfg_applied;
@@ -389,7 +401,7 @@ static bool dns_start(struct conn *c, const struct keel_out_netcfg *n, bool full
 	memcpy(j->servers, n->dns, n->n_dns * sizeof(*j->servers));
 	j->dns = c->dns;
 	j->cfg = (struct keel_dns_config){
-	    .ifindex = c->tun.ifindex,
+	    .ifindex = c->vip_ifindex,
 	    .servers = j->servers,
 	    .n_servers = n->n_dns,
 	    .default_route = full,
@@ -450,10 +462,17 @@ static void apply_netcfg(struct conn *c, const struct keel_out_netcfg *n)
 		return;
 	}
 	c->netcfg_applied = true;
-	if (!c->tun_up) {
+	if (!c->tun_up && !c->kp_up) {
 		fail_local(c, "network configuration arrived before the tunnel");
 		return;
 	}
+	/* the kernel path has no device of its own: the virtual IP goes where the gateway is */
+	if (c->kp && (rc = keel_netcfg_gateway_ifindex(c->nc, &c->gw, &c->vip_ifindex)) < 0) {
+		fail_local(c, "cannot find the interface towards the gateway: %s", strerror(-rc));
+		return;
+	}
+	if (c->kp && !if_indextoname((unsigned)c->vip_ifindex, c->vip_dev))
+		snprintf(c->vip_dev, sizeof(c->vip_dev), "interface %d", c->vip_ifindex);
 	/* keep IKE and ESP on their path when the tunnel's routes would cover the gateway */
 	bool covers_gw = false;
 	for (size_t i = 0; i < n->n_routes; i++) {
@@ -470,10 +489,10 @@ static void apply_netcfg(struct conn *c, const struct keel_out_netcfg *n)
 	for (size_t i = 0; i < 2; i++) {
 		if (!vips[i])
 			continue;
-		rc = keel_netcfg_add_address(c->nc, c->tun.ifindex, vips[i]);
+		rc = keel_netcfg_add_address(c->nc, c->vip_ifindex, vips[i]);
 		if (rc < 0 && rc != -EEXIST) {
 			fail_local(c, "cannot add the virtual IP %s to %s: %s",
-			           prefix_text(vips[i], t, sizeof(t)), c->tun.name, strerror(-rc));
+			           prefix_text(vips[i], t, sizeof(t)), c->vip_dev, strerror(-rc));
 			return;
 		}
 		append(c->summary_vip, sizeof(c->summary_vip), "%s %s",
@@ -482,15 +501,21 @@ static void apply_netcfg(struct conn *c, const struct keel_out_netcfg *n)
 	}
 	if (!c->summary_vip[0])
 		append(c->summary_vip, sizeof(c->summary_vip), " no virtual IP");
-	append(c->summary_vip, sizeof(c->summary_vip), " on %s", c->tun.name);
+	append(c->summary_vip, sizeof(c->summary_vip), " on %s", c->vip_dev);
 
 	append(c->summary_routes, sizeof(c->summary_routes), ", routes");
 	for (size_t i = 0; i < n->n_routes; i++) {
-		rc = keel_netcfg_add_route(c->nc, c->tun.ifindex, &n->routes[i]);
+		const struct keel_prefix *r = &n->routes[i];
+		/* XFRM: along the gateway's path, from the virtual IP, which the policies match */
+		const struct keel_addr *src =
+		    r->addr.family == KEEL_AF_INET && n->has_ip4    ? &n->ip4.addr
+		    : r->addr.family == KEEL_AF_INET6 && n->has_ip6 ? &n->ip6.addr
+		                                                    : NULL;
+		rc = c->kp ? keel_netcfg_add_route_toward(c->nc, &c->gw, r, src)
+		           : keel_netcfg_add_route(c->nc, c->vip_ifindex, r);
 		if (rc < 0 && rc != -EEXIST) {
 			fail_local(c, "cannot add the route %s via %s: %s",
-			           prefix_text(&n->routes[i], t, sizeof(t)), c->tun.name,
-			           strerror(-rc));
+			           prefix_text(r, t, sizeof(t)), c->vip_dev, strerror(-rc));
 			return;
 		}
 		append(c->summary_routes, sizeof(c->summary_routes), "%s %s", i ? "," : "",
@@ -513,15 +538,55 @@ static void apply_netcfg(struct conn *c, const struct keel_out_netcfg *n)
 
 /* ---- the engine's outputs ---- */
 
+static void child_install_kernel(struct conn *c, const struct keel_out_child_install *ci)
+{
+	const char *proto = ci->protocol == KEEL_PROTO_AH ? "AH" : "ESP";
+	if (keel_kpath_install(c->kp, ci, c->rx_request, keel_now_ns()) < 0) {
+		fail_local(c, "cannot install the %s SAs in the kernel: %s", proto,
+		           keel_kpath_error(c->kp));
+		return;
+	}
+	debug(c, "%s SAs %08" PRIx32 "_i %08" PRIx32 "_o in the kernel%s%s", proto, ci->spi_in,
+	      ci->spi_out, ci->encap ? " (ESP in UDP)" : "",
+	      c->rx_request && ci->rekeyed_child_id
+	          ? "; outbound once the gateway deletes the old pair"
+	          : "");
+	c->kp_up = true;
+}
+
+/*
+ * Disconnecting, the last pair goes: the routes and addresses first, so
+ * that nothing meant for the tunnel leaves in clear while the gateway's
+ * answer is awaited. (A pair the gateway deletes either fails the
+ * connection, and teardown() follows at once, or is being replaced by a
+ * rekey of ours, whose SAs need the routes.)
+ */
+static void child_remove_kernel(struct conn *c, const struct keel_out_child_remove *cr)
+{
+	int rc;
+	if (cr->reason == KEEL_REASON_USER && keel_kpath_pairs(c->kp) == 1 && c->nc &&
+	    (rc = keel_netcfg_undo(c->nc)) < 0)
+		complain("cannot remove every address and route: %s", strerror(-rc));
+	if (keel_kpath_remove(c->kp, cr) < 0)
+		complain("cannot remove SAs from the kernel: %s", keel_kpath_error(c->kp));
+}
+
 static void child_install(struct conn *c, const struct keel_out_child_install *ci)
 {
-	int rc = keel_datapath_install(c->dp, ci);
+	if (c->kp) {
+		child_install_kernel(c, ci);
+		return;
+	}
+	/* as on the kernel path: a rekey we answered sends on the new SA once the gateway has it */
+	bool wait = c->rx_request && ci->rekeyed_child_id;
+	int rc = wait ? keel_datapath_install_inbound_first(c->dp, ci, keel_now_ns())
+	              : keel_datapath_install(c->dp, ci);
 	if (rc < 0) {
 		fail_local(c, "cannot install the ESP SAs: %s", keel_strerror(rc));
 		return;
 	}
-	debug(c, "ESP SAs %08" PRIx32 "_i %08" PRIx32 "_o in the data path", ci->spi_in,
-	      ci->spi_out);
+	debug(c, "ESP SAs %08" PRIx32 "_i %08" PRIx32 "_o in the data path%s", ci->spi_in,
+	      ci->spi_out, wait ? "; outbound once the gateway deletes the old pair" : "");
 	if (c->tun_up)
 		return;
 	uint32_t ip_hdr = c->gw.family == KEEL_AF_INET ? 20 : 40;
@@ -588,7 +653,9 @@ static void on_log(struct conn *c, const struct keel_out_log *l)
 static void send_dgram(struct conn *c, const struct keel_out_dgram *d)
 {
 	int rc = 0;
-	if (d->natt) {
+	if (d->natt && c->kp) {
+		rc = keel_kpath_send_ike(c->kp, d->data, d->len, keel_now_ns());
+	} else if (d->natt) {
 		rc = keel_datapath_send_ike(c->dp, d->data, d->len, keel_now_ns());
 	} else if (c->ike_fd >= 0) {
 		for (int tries = 0; tries < 2; tries++) {
@@ -616,8 +683,12 @@ static void drain(struct conn *c)
 			child_install(c, &o.u.child_install);
 			break;
 		case KEEL_OUT_CHILD_REMOVE:
-			keel_datapath_remove(c->dp, o.u.child_remove.child_id);
-			debug(c, "ESP SAs %08" PRIx32 "_i %08" PRIx32 "_o removed (%s)",
+			if (c->kp)
+				child_remove_kernel(c, &o.u.child_remove);
+			else
+				keel_datapath_remove(c->dp, o.u.child_remove.child_id);
+			debug(c, "%s SAs %08" PRIx32 "_i %08" PRIx32 "_o removed (%s)",
+			      o.u.child_remove.protocol == KEEL_PROTO_AH ? "AH" : "ESP",
 			      o.u.child_remove.spi_in, o.u.child_remove.spi_out,
 			      keel_reason_name(o.u.child_remove.reason));
 			break;
@@ -651,6 +722,7 @@ static void ike_in(void *ctx, const uint8_t *msg, ptrdiff_t len)
 	d.remote.port = IKE_NATT_PORT;
 	if (c->done)
 		return;
+	c->rx_request = keel_kpath_is_request(msg, len);
 	keel_sa_recv(c->sa, &d, keel_now_ns());
 	drain(c);
 }
@@ -666,6 +738,7 @@ static void ike_socket_readable(struct conn *c)
 		}
 		struct keel_dgram d = {
 		    .local = c->local_ike, .remote = c->gw, .data = c->rx, .len = n};
+		c->rx_request = keel_kpath_is_request(c->rx, n);
 		keel_sa_recv(c->sa, &d, keel_now_ns());
 		drain(c);
 	}
@@ -692,7 +765,7 @@ static void signal_readable(struct conn *c)
 static void note_first_packets(struct conn *c)
 {
 	struct keel_datapath_stats st;
-	if (c->o->verbose < 2 || (c->first_tx_seen && c->first_rx_seen))
+	if (c->o->verbose < 2 || !c->dp || (c->first_tx_seen && c->first_rx_seen))
 		return;
 	keel_datapath_stats(c->dp, &st);
 	if (!c->first_tx_seen && st.tx_packets > 0) {
@@ -708,7 +781,7 @@ static void note_first_packets(struct conn *c)
 static void arm_timer(struct conn *c)
 {
 	uint64_t d = keel_sa_deadline(c->sa);
-	uint64_t k = keel_datapath_deadline(c->dp);
+	uint64_t k = c->kp ? keel_kpath_deadline(c->kp) : keel_datapath_deadline(c->dp);
 	if (k < d)
 		d = k;
 	if (d == c->armed_ns && !c->timer_stale)
@@ -746,6 +819,11 @@ static void run_loop(struct conn *c)
 				ike_socket_readable(c);
 				break;
 			case TAG_NATT:
+				if (c->kp) {
+					keel_kpath_natt_readable(c->kp, c->rx, sizeof(c->rx),
+					                         ike_in, c);
+					break;
+				}
 				keel_datapath_udp_readable(c->dp, keel_now_ns(), ike_in, c);
 				note_first_packets(c);
 				break;
@@ -771,6 +849,10 @@ static void run_loop(struct conn *c)
 			keel_sa_tick(c->sa, now);
 			drain(c);
 		}
+		if (c->kp) {
+			keel_kpath_tick(c->kp, now);
+			continue;
+		}
 		keel_datapath_tick(c->dp, now);
 		uint32_t child = keel_datapath_take_rekey(c->dp);
 		if (child && !c->done && keel_sa_rekey(c->sa, KEEL_REKEY_CHILD, child, now) == 0)
@@ -780,20 +862,55 @@ static void run_loop(struct conn *c)
 
 /* ---- setting up and tearing down ---- */
 
-/* 0, or the exit status when there is no PSK. */
+/*
+ * A secret the secrets file does not give, asked for on the terminal into
+ * *slot; 0, or the exit status. what names it in a sentence ("pre-shared
+ * key"), label in the prompt; name is the key the file would hold.
+ */
+static int ask_secret(struct conn *c, const char *what, const char *label, const char *name,
+                      const char *auth, struct keel_secret **slot)
+{
+	const struct keel_connect_opts *o = c->o;
+	if (!isatty(STDIN_FILENO)) {
+		if (o->secrets)
+			fprintf(stderr, "%s: no key '%s' in [secrets], which auth = %s needs\n",
+			        o->secrets, name, auth);
+		else
+			complain("no %s: give it in a file with --secrets FILE, or run keel on a "
+			         "terminal to be asked for it",
+			         what);
+		return KEEL_EXIT_USAGE;
+	}
+	bool interrupted;
+	*slot = keel_prompt_secret(label, c->sigfd, &interrupted);
+	if (!*slot)
+		return interrupted ? KEEL_EXIT_FAILURE : KEEL_EXIT_USAGE;
+	return 0;
+}
+
+/*
+ * The secrets auth needs, from --secrets FILE, asked on the terminal when
+ * the file does not give them; 0, or the exit status. What is asked for
+ * goes into c->secrets as if the file had it.
+ */
 static int load_secrets(struct conn *c)
 {
 	const struct keel_connect_opts *o = c->o;
-	bool cert = c->profile->auth == KEEL_PROFILE_AUTH_CERT;
-	bool eap = c->profile->auth == KEEL_PROFILE_AUTH_EAP;
-	bool xauth = c->profile->auth == KEEL_PROFILE_AUTH_XAUTH_PSK;
-	if (xauth && !o->secrets) {
-		complain("auth = xauth-psk needs psk and password in a secrets file: give it "
-		         "with --secrets FILE");
-		return KEEL_EXIT_USAGE;
-	}
+	enum keel_profile_auth pa = c->profile->auth;
+	/* no PSK: our certificate, or (hybrid) the gateway's alone */
+	bool cert = pa == KEEL_PROFILE_AUTH_CERT || pa == KEEL_PROFILE_AUTH_XAUTH_CERT ||
+	            pa == KEEL_PROFILE_AUTH_HYBRID;
+	bool eap = pa == KEEL_PROFILE_AUTH_EAP;
+	bool xauth = pa == KEEL_PROFILE_AUTH_XAUTH_PSK || pa == KEEL_PROFILE_AUTH_XAUTH_CERT ||
+	             pa == KEEL_PROFILE_AUTH_HYBRID;
+	const char *auth = eap                                  ? "eap"
+	                   : pa == KEEL_PROFILE_AUTH_XAUTH_PSK  ? "xauth-psk"
+	                   : pa == KEEL_PROFILE_AUTH_XAUTH_CERT ? "xauth-cert"
+	                   : pa == KEEL_PROFILE_AUTH_HYBRID     ? "hybrid"
+	                                                        : "psk";
+	int rc;
 	if (xauth && !c->profile->username) {
-		complain("auth = xauth-psk needs username in [auth]");
+		complain("auth = %s needs username in [auth]", auth);
 		return KEEL_EXIT_USAGE;
 	}
 	if (o->secrets) {
@@ -804,43 +921,22 @@ static int load_secrets(struct conn *c)
 			g_error_free(err);
 			return KEEL_EXIT_USAGE;
 		}
-		/* auth = cert: key-passphrase is optional; auth = eap: password */
-		if (eap)
-			c->psk = c->secrets->password;
-		else if (!cert)
-			c->psk = c->secrets->psk;
-		if (!c->psk && !cert) {
-			fprintf(stderr, "%s: no key '%s' in [secrets], which auth = %s needs\n",
-			        o->secrets, eap ? "password" : "psk",
-			        eap     ? "eap"
-			        : xauth ? "xauth-psk"
-			                : "psk");
-			return KEEL_EXIT_USAGE;
-		}
-		if (xauth && !c->secrets->password) {
-			fprintf(
-			    stderr,
-			    "%s: no key 'password' in [secrets], which auth = xauth-psk needs\n",
-			    o->secrets);
-			return KEEL_EXIT_USAGE;
-		}
-		return 0;
+	} else {
+		c->secrets = g_new0(struct keel_secrets, 1);
 	}
-	if (cert)
-		return 0;
-	if (isatty(STDIN_FILENO)) {
-		bool interrupted;
-		c->psk = keel_prompt_secret(eap ? "EAP password" : "Pre-shared key", c->sigfd,
-		                            &interrupted);
-		c->psk_owned = c->psk != NULL;
-		if (!c->psk)
-			return interrupted ? KEEL_EXIT_FAILURE : KEEL_EXIT_USAGE;
-		return 0;
-	}
-	complain("no %s: give it in a file with --secrets FILE, or run keel on a terminal to "
-	         "be asked for it",
-	         eap ? "EAP password" : "pre-shared key");
-	return KEEL_EXIT_USAGE;
+	/* auth = cert: key-passphrase, asked for by read_credentials() if the key needs it */
+	struct keel_secret **slot = eap ? &c->secrets->password : &c->secrets->psk;
+	if (!cert && !*slot &&
+	    (rc = ask_secret(c, eap ? "EAP password" : "pre-shared key",
+	                     eap ? "EAP password" : "Pre-shared key", eap ? "password" : "psk",
+	                     auth, slot)) != 0)
+		return rc;
+	c->psk = cert ? NULL : *slot;
+	if (xauth && !c->secrets->password &&
+	    (rc = ask_secret(c, "XAUTH password", "XAUTH password", "password", auth,
+	                     &c->secrets->password)) != 0)
+		return rc;
+	return 0;
 }
 
 /* 0, or the exit status of a refusal. */
@@ -851,20 +947,13 @@ static int check_profile(struct conn *c)
 		complain("IKEv%u is not supported", p->ike_version);
 		return KEEL_EXIT_FAILURE;
 	}
-	if (p->ike_version == 1 && p->auth != KEEL_PROFILE_AUTH_PSK &&
-	    p->auth != KEEL_PROFILE_AUTH_XAUTH_PSK) {
-		complain("only auth = psk and xauth-psk are supported with ike = 1 yet");
+	if (p->ike_version == 1 && p->auth == KEEL_PROFILE_AUTH_EAP) {
+		complain("auth = eap needs ike = 2");
 		return KEEL_EXIT_FAILURE;
 	}
 	if (p->ike_version == 2 && p->auth != KEEL_PROFILE_AUTH_PSK &&
 	    p->auth != KEEL_PROFILE_AUTH_CERT && p->auth != KEEL_PROFILE_AUTH_EAP) {
 		complain("only auth = psk, cert and eap are supported with ike = 2");
-		return KEEL_EXIT_FAILURE;
-	}
-	if (p->datapath == KEEL_PROFILE_DATAPATH_XFRM &&
-	    c->o->datapath != KEEL_DATAPATH_CHOICE_TUN) {
-		complain(
-		    "datapath = xfrm is not supported yet; use datapath = tun (or --datapath tun)");
 		return KEEL_EXIT_FAILURE;
 	}
 	return 0;
@@ -880,7 +969,8 @@ static bool read_credentials(struct conn *c, struct keel_config *cfg, struct kee
 	const struct keel_profile *p = c->profile;
 	const char *store = NULL;
 	GError *err = NULL;
-	if (p->auth == KEEL_PROFILE_AUTH_CERT) {
+	bool own = p->auth == KEEL_PROFILE_AUTH_CERT || p->auth == KEEL_PROFILE_AUTH_XAUTH_CERT;
+	if (own) {
 		if (!p->private_key) {
 			complain("auth = cert needs private-key in [auth] (and certificate, unless "
 			         "it is a PKCS#12 file)");
@@ -894,7 +984,7 @@ static bool read_credentials(struct conn *c, struct keel_config *cfg, struct kee
 			cfg->cert_len = keel_secret_len(*cert);
 		}
 		cfg->key = *key;
-		cfg->key_passphrase = c->secrets ? c->secrets->key_passphrase : NULL;
+		cfg->key_passphrase = c->secrets->key_passphrase;
 	}
 	if (p->ca) {
 		if (!(*ca = keel_cred_read(p->ca, NULL, &err)))
@@ -912,8 +1002,19 @@ static bool read_credentials(struct conn *c, struct keel_config *cfg, struct kee
 	if (p->auth == KEEL_PROFILE_AUTH_EAP) {
 		cfg->eap_identity = p->username;
 		cfg->eap_password = c->psk;
+		cfg->eap_only = p->eap_only;
 	}
 	cfg->now_wall_s = (int64_t)time(NULL);
+	/* an encrypted key (KEEL_ERR_AUTH) and no key-passphrase in the secrets: ask for it */
+	if (own && !cfg->key_passphrase && isatty(STDIN_FILENO) &&
+	    keel_config_check(cfg, NULL, 0) == KEEL_ERR_AUTH) {
+		bool interrupted;
+		c->secrets->key_passphrase =
+		    keel_prompt_secret("Passphrase of the private key", c->sigfd, &interrupted);
+		if (!c->secrets->key_passphrase)
+			return false;
+		cfg->key_passphrase = c->secrets->key_passphrase;
+	}
 	return true;
 fail:
 	complain("%s", err->message);
@@ -935,7 +1036,8 @@ static int make_sa(struct conn *c)
 	cfg.ike_version = p->ike_version == 1 ? 1 : 2;
 	cfg.ikev1_mode =
 	    p->mode == KEEL_PROFILE_MODE_AGGRESSIVE ? KEEL_IKEV1_AGGRESSIVE : KEEL_IKEV1_MAIN;
-	if (p->auth == KEEL_PROFILE_AUTH_XAUTH_PSK) {
+	if (p->auth == KEEL_PROFILE_AUTH_XAUTH_PSK || p->auth == KEEL_PROFILE_AUTH_XAUTH_CERT ||
+	    p->auth == KEEL_PROFILE_AUTH_HYBRID) {
 		xauth_user = keel_secret_new_from((const uint8_t *)p->username,
 		                                  (ptrdiff_t)strlen(p->username));
 		if (!xauth_user) {
@@ -952,17 +1054,28 @@ static int make_sa(struct conn *c)
 	cfg.remote_natt_port = IKE_NATT_PORT;
 	cfg.local_id = p->local_id;
 	cfg.remote_id = p->remote_id;
-	cfg.auth = p->auth == KEEL_PROFILE_AUTH_CERT  ? KEEL_AUTH_CERT
+	cfg.auth = p->auth == KEEL_PROFILE_AUTH_CERT || p->auth == KEEL_PROFILE_AUTH_XAUTH_CERT
+	               ? KEEL_AUTH_CERT
 	           : p->auth == KEEL_PROFILE_AUTH_EAP ? KEEL_AUTH_EAP
 	                                              : KEEL_AUTH_PSK;
+	cfg.ikev1_hybrid = p->auth == KEEL_PROFILE_AUTH_HYBRID;
 	cfg.psk = cfg.auth == KEEL_AUTH_PSK ? c->psk : NULL;
 	cfg.n_ike_proposals = p->n_ike_proposals;
 	memcpy(cfg.ike_proposals, p->ike_proposals, sizeof(cfg.ike_proposals));
 	cfg.n_esp_proposals = p->n_esp_proposals;
 	memcpy(cfg.esp_proposals, p->esp_proposals, sizeof(cfg.esp_proposals));
+	cfg.n_ah_proposals = p->n_ah_proposals; /* AH: refused by the engine with force_encap */
+	memcpy(cfg.ah_proposals, p->ah_proposals, sizeof(cfg.ah_proposals));
 	cfg.n_remote_ts = p->n_remote_ts;
 	memcpy(cfg.remote_ts, p->remote_ts, sizeof(cfg.remote_ts));
-	cfg.force_encap = true; /* the TUN data path carries ESP in UDP only */
+	cfg.force_encap = !c->kp; /* the TUN data path carries ESP in UDP only */
+	if (p->ike_rekey_s)
+		keel_profile_lifetime(p->ike_rekey_s, &cfg.ike_lifetime);
+	if (p->child_rekey_s)
+		keel_profile_lifetime(p->child_rekey_s, &cfg.child_lifetime);
+	if (p->dpd_set)
+		cfg.dpd_interval_ms = p->dpd_s * 1000; /* at most a day: no overflow */
+	/* the command line wins over the profile */
 	if (o->dpd_set)
 		cfg.dpd_interval_ms = o->dpd_ms;
 	if (o->retransmit_timeout_ms)
@@ -972,7 +1085,8 @@ static int make_sa(struct conn *c)
 	cfg.log_level = o->verbose >= 2   ? KEEL_LOG_DEBUG
 	                : o->verbose == 1 ? KEEL_LOG_INFO
 	                                  : KEEL_LOG_WARN;
-	if (cfg.auth != KEEL_AUTH_PSK && !read_credentials(c, &cfg, &cert, &key, &ca)) {
+	if ((cfg.auth != KEEL_AUTH_PSK || cfg.ikev1_hybrid) &&
+	    !read_credentials(c, &cfg, &cert, &key, &ca)) {
 		status = KEEL_EXIT_USAGE;
 		goto out;
 	}
@@ -1012,6 +1126,8 @@ static bool open_tun(struct conn *c)
 		         rc == -EPERM ? " (keel needs root or CAP_NET_ADMIN)" : "");
 		return false;
 	}
+	c->vip_ifindex = c->tun.ifindex;
+	snprintf(c->vip_dev, sizeof(c->vip_dev), "%s", c->tun.name);
 	return true; /* read by the data path's thread */
 }
 
@@ -1043,6 +1159,16 @@ static void teardown(struct conn *c)
 		      st.tx_errors, st.rx_no_sa, st.rx_bad, st.rx_selector, st.rx_errors,
 		      st.keepalives);
 	}
+	if (c->kp && c->o->verbose > 0) {
+		struct keel_xfrm_stats xs;
+		keel_kpath_totals(c->kp, &xs);
+		debug(c,
+		      "data path: kernel XFRM sent %" PRIu64 " packets (%" PRIu64
+		      " bytes), received %" PRIu64 " (%" PRIu64 " bytes); dropped: %" PRIu32
+		      " replayed, %" PRIu32 " failed integrity",
+		      xs.out_packets, xs.out_bytes, xs.in_packets, xs.in_bytes, xs.in_replay_drops,
+		      xs.in_integrity_failures);
+	}
 	/* the data path's threads use the TUN device and the sockets: stop them first */
 	keel_datapath_free(c->dp);
 	c->dp = NULL;
@@ -1057,6 +1183,12 @@ static void teardown(struct conn *c)
 		if (rc < 0)
 			complain("cannot remove every address and route: %s", strerror(-rc));
 	}
+	/* after the routes, so that nothing meant for the tunnel leaves in clear */
+	if (c->kp && keel_kpath_remove_all(c->kp) < 0)
+		complain("cannot remove every SA and policy from the kernel: %s",
+		         keel_kpath_error(c->kp));
+	keel_kpath_free(c->kp);
+	c->kp = NULL;
 	keel_tun_close(&c->tun);
 	keel_dns_free(c->dns);
 	keel_netcfg_free(c->nc);
@@ -1090,7 +1222,8 @@ static bool start_datapath(struct conn *c)
 	keel_datapath_set_tun(c->dp, c->tun.fd, c->tun.vnet_hdr);
 	if ((rc = keel_datapath_start(c->dp)) < 0 ||
 	    !epoll_add(c, keel_datapath_event_fd(c->dp), TAG_NATT)) {
-		complain("cannot start the data path: %s", keel_strerror(rc < 0 ? rc : KEEL_ERR_NOMEM));
+		complain("cannot start the data path: %s",
+		         keel_strerror(rc < 0 ? rc : KEEL_ERR_NOMEM));
 		return false;
 	}
 	bool gso, gro, vnet;
@@ -1098,6 +1231,63 @@ static bool start_datapath(struct conn *c)
 	debug(c, "data path: UDP GSO %s, UDP GRO %s, TUN offloads %s", gso ? "on" : "off",
 	      gro ? "on" : "off", vnet ? "on" : "off");
 	return true;
+}
+
+/*
+ * 0, or the exit status: which data path, said in one line. Nothing on the
+ * system is changed yet (the probe's throwaway SA aside); the kernel path's
+ * XFRM handle is opened here, so that a failure to open it is said before
+ * anything is touched.
+ */
+static int choose_path(struct conn *c)
+{
+	char why[768];
+	bool xfrm = false;
+	int rc;
+	if (keel_kpath_choose(c->profile, c->o->datapath, c->gw.family, &xfrm, why, sizeof(why)) <
+	    0) {
+		complain("%s", why);
+		return KEEL_EXIT_FAILURE;
+	}
+	say("data path: %s (%s)", xfrm ? "kernel XFRM" : "user-space ESP over TUN", why);
+	if (xfrm && (rc = keel_kpath_open(&c->kp, why, sizeof(why))) < 0) {
+		complain("cannot use the kernel data path: %s", why);
+		return KEEL_EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* The kernel path: what a crashed run of keel left (SAs, policies, routes, virtual IPs) goes. */
+static bool clean_stale(struct conn *c)
+{
+	unsigned n_sa = 0, n_pol = 0, n_routes = 0, n_addrs = 0;
+	bool others_live = false;
+	int rc = keel_kpath_clean_stale(c->kp, &n_sa, &n_pol, &others_live);
+	/* routes and addresses carry no owner: only when no other keel runs here */
+	if (rc == 0 && !others_live)
+		rc = keel_netcfg_clean_stale(c->nc, &n_routes, &n_addrs);
+	if (rc < 0) {
+		complain("cannot remove the IPsec state of an earlier run: %s", strerror(-rc));
+		return false;
+	}
+	if (n_sa + n_pol + n_routes + n_addrs > 0)
+		say("removed what an earlier run of keel left behind: SAs %u, policies %u, routes "
+		    "%u, addresses %u",
+		    n_sa, n_pol, n_routes, n_addrs);
+	keel_netcfg_tag_routes(c->nc, true);
+	return true;
+}
+
+static bool attach_kernel_path(struct conn *c)
+{
+	int rc = keel_kpath_attach(c->kp, c->ike_fd, c->natt_fd, c->gw.family);
+	if (rc < 0) {
+		complain("cannot set up the IKE sockets for the kernel data path: %s",
+		         strerror(-rc));
+		return false;
+	}
+	/* the kernel takes ESP; IKE and keepalives on the NAT-T port are ours to read */
+	return epoll_add(c, c->natt_fd, TAG_NATT);
 }
 
 static int connect_run(struct conn *c)
@@ -1116,9 +1306,18 @@ static int connect_run(struct conn *c)
 		return rc;
 	if ((rc = load_secrets(c)) != 0)
 		return rc;
+	if (!resolve_gateway(c))
+		return KEEL_EXIT_FAILURE;
+	if ((rc = choose_path(c)) != 0)
+		return rc;
 
+	/*
+	 * With the kernel path there is no link of Keel's own: per-link DNS in
+	 * systemd-resolved would replace, and RevertLink then drop, the physical
+	 * link's own servers. resolv.conf is restored exactly instead.
+	 */
 	struct keel_dns_options dopts = {
-	    .backend = o->resolv_conf ? KEEL_DNS_RESOLV_CONF : KEEL_DNS_AUTO,
+	    .backend = o->resolv_conf || c->kp ? KEEL_DNS_RESOLV_CONF : KEEL_DNS_AUTO,
 	    .resolv_conf = o->resolv_conf,
 	};
 	int rec = keel_dns_recover(o->resolv_conf, &err);
@@ -1136,7 +1335,9 @@ static int connect_run(struct conn *c)
 		complain("cannot open rtnetlink: %s", strerror(-rc));
 		return KEEL_EXIT_FAILURE;
 	}
-	if (!open_tun(c) || !resolve_gateway(c) || !open_sockets(c))
+	if (c->kp ? !clean_stale(c) : !open_tun(c))
+		return KEEL_EXIT_FAILURE;
+	if (!open_sockets(c) || (c->kp && !attach_kernel_path(c)))
 		return KEEL_EXIT_FAILURE;
 	if ((rc = make_sa(c)) != 0)
 		return rc;
@@ -1159,7 +1360,7 @@ static int connect_run(struct conn *c)
 		keel_sa_start(c->sa, keel_now_ns());
 		drain(c);
 	}
-	if (!start_datapath(c))
+	if (!c->kp && !start_datapath(c))
 		return KEEL_EXIT_FAILURE;
 	if (!sa_init_first) {
 		keel_sa_start(c->sa, keel_now_ns());

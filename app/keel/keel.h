@@ -17,8 +17,11 @@ enum {
 	KEEL_EXIT_USAGE = 2,   /* bad command line, profile or secrets file */
 };
 
+/* --datapath: overrides the profile's datapath key */
 enum keel_datapath_choice {
 	KEEL_DATAPATH_CHOICE_PROFILE = 0, /* what the profile says */
+	KEEL_DATAPATH_CHOICE_AUTO,
+	KEEL_DATAPATH_CHOICE_XFRM,
 	KEEL_DATAPATH_CHOICE_TUN,
 };
 

@@ -35,9 +35,12 @@ static const char connect_text[] =
     "  -s, --secrets FILE            read secrets from FILE ([secrets] psk = ...,\n"
     "                                mode 0600) instead of asking on the terminal\n"
     "  -v, --verbose                 say more (-vv: every exchange); never secrets\n"
-    "      --datapath tun            carry packets over a TUN device with Keel's own ESP\n"
+    "      --datapath auto|xfrm|tun  where ESP is done: the kernel (xfrm), Keel itself\n"
+    "                                over a TUN device (tun), or the kernel when it\n"
+    "                                can (auto); overrides the profile's datapath\n"
     "      --dpd SECONDS             check that the gateway is alive after SECONDS of\n"
-    "                                silence (default 30; 0: never)\n"
+    "                                silence (default: the profile's dpd, else 30;\n"
+    "                                0: never)\n"
     "      --retransmit-timeout SECONDS\n"
     "                                first IKE retransmission after SECONDS (default 4)\n"
     "      --retransmit-tries N      retransmissions before giving up (default 5)\n"
@@ -150,9 +153,15 @@ static int cmd_connect(int argc, char **argv)
 			fputs(connect_text, stdout);
 			return KEEL_EXIT_OK;
 		case OPT_DATAPATH:
-			if (strcmp(optarg, "tun") != 0)
-				return usage_error("--datapath: expected tun, got '%s'", optarg);
-			o.datapath = KEEL_DATAPATH_CHOICE_TUN;
+			if (strcmp(optarg, "auto") == 0)
+				o.datapath = KEEL_DATAPATH_CHOICE_AUTO;
+			else if (strcmp(optarg, "xfrm") == 0)
+				o.datapath = KEEL_DATAPATH_CHOICE_XFRM;
+			else if (strcmp(optarg, "tun") == 0)
+				o.datapath = KEEL_DATAPATH_CHOICE_TUN;
+			else
+				return usage_error(
+				    "--datapath: expected auto, xfrm or tun, got '%s'", optarg);
 			break;
 		case OPT_DPD:
 			if (!parse_duration_ms(optarg, &o.dpd_ms))

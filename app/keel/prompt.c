@@ -30,9 +30,10 @@ struct keel_secret *keel_prompt_secret(const char *label, int sigfd, bool *inter
 	quiet = old;
 	quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
+	/* echo off before the prompt shows: what is typed after it is never echoed or flushed */
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	fprintf(stderr, "%s: ", label);
 	fflush(stderr);
-	tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 
 	while (!eol && len < sizeof(line)) {
 		struct pollfd pfd[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
