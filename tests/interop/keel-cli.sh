@@ -40,7 +40,7 @@ expect 2 "no command 'frobnicate'" frobnicate
 expect 2 'which profile' connect
 expect 2 "unknown option '--frob'" connect office.conf --frob
 expect 2 '--dpd: expected seconds' connect office.conf --dpd soon
-expect 2 '--datapath: expected tun' connect office.conf --datapath xfrm
+expect 2 '--datapath: expected auto, xfrm or tun' connect office.conf --datapath kernel
 expect 2 'one profile only' connect a.conf b.conf
 expect 2 'missing.conf' connect missing.conf
 

@@ -18,44 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 KEEL_TEST=keel-ikev1
 keel_require ping
 
-# ikev1_profile AUTH [LINE...]: the scenario's IKEv1 profile. The group
-# name keyid:NAME is written as Keel's @#hex key ID.
-ikev1_profile() {
-	local auth=$1 id=${LAB_VAR[CLIENT_ID]}
-	shift
-	if [[ $id == keyid:* ]]; then
-		id="@#$(printf '%s' "${id#keyid:}" | od -An -tx1 | tr -d ' \n')"
-	fi
-	{
-		echo "[connection]"
-		echo "gateway = $LAB_GW_ADDR"
-		echo "ike = 1"
-		echo "auth = $auth"
-		echo "local-id = $id"
-		echo "remote-id = ${LAB_VAR[GW_ID]}"
-		echo "remote-ts = ${LAB_VAR[REMOTE_TS]}"
-		echo "ike-proposals = ${LAB_VAR[IKE_PROPOSALS]}"
-		echo "esp-proposals = ${LAB_VAR[ESP_PROPOSALS]}"
-		echo "datapath = tun"
-		local line
-		for line in "$@"; do
-			echo "$line"
-		done
-		if [ "$auth" = xauth-psk ]; then
-			printf '[auth]\nusername = %s\n' "${LAB_VAR[XAUTH_USER]}"
-		fi
-	} >"$KEEL_PROFILE"
-}
-
-# ikev1_secrets PSK [XAUTH-PASSWORD]
-ikev1_secrets() {
-	(
-		umask 077
-		printf '[secrets]\npsk = %s\n' "$1" >"$KEEL_SECRETS"
-		[ $# -ge 2 ] && printf 'password = %s\n' "$2" >>"$KEEL_SECRETS"
-		true
-	)
-}
+# ikev1_profile AUTH [LINE...]: the scenario's IKEv1 profile.
+ikev1_profile() { keel_profile_scenario "$1" "ike = 1" "${@:2}"; }
 
 _gw_no_sa() { ! lab_swanctl gw --list-sas 2>/dev/null | grep -q ESTABLISHED; }
 
@@ -64,27 +28,21 @@ aggr_warnings() { grep -c '^warning: .*[Aa]ggressive [Mm]ode' "$KEEL_LOG"; }
 
 # connect SCENARIO MODE AUTH [LINE...]: up, ping, down, for one scenario.
 connect() {
-	local scenario=$1 mode=$2 auth=$3 tun vip sas n
+	local scenario=$1 mode=$2 auth=$3 vip sas n
 	shift 3
 	keel_lab "$scenario"
 	ikev1_profile "$auth" "mode = $mode" "$@"
 	if [ "$auth" = xauth-psk ]; then
-		ikev1_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
+		keel_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
 	else
-		ikev1_secrets "${LAB_VAR[PSK]}"
+		keel_secrets "${LAB_VAR[PSK]}"
 	fi
 	keel_start
 	keel_wait_up 20
 	grep -q '^tunnel up: virtual IP 100.64.0.[0-9]* on keel[0-9]*' "$KEEL_LOG" ||
 		keel_fail "$scenario: no virtual IP in: $(grep '^tunnel up' "$KEEL_LOG")"
-	tun=$(keel_tun_name)
-	[ -n "$tun" ] || keel_fail "$scenario: no keel TUN device in the client namespace"
-	vip=$(ip -n "$LAB_NS_CLI" -4 -o addr show dev "$tun" | awk '{ split($4, a, "/"); print a[1] }')
-	[[ $vip =~ ^100\.64\.0\.[0-9]+$ ]] || keel_fail "$scenario: no 100.64.0.x virtual IP on $tun: '$vip'"
-	ip netns exec "$LAB_NS_CLI" ping -q -n -c 5 -i 0.2 -W 5 "$LAB_HOST_ADDR" >"$LAB_RUN/ping.log" 2>&1 ||
-		keel_fail "$scenario: no ping reply from $LAB_HOST_ADDR: $(cat "$LAB_RUN/ping.log")"
-	grep -q ' 5 received' "$LAB_RUN/ping.log" ||
-		keel_fail "$scenario: lost pings: $(grep received "$LAB_RUN/ping.log")"
+	keel_tunnel_ping "$scenario" 5
+	vip=$KEEL_VIP
 	sas=$(lab_swanctl gw --list-sas)
 	grep -q "$vip" <<<"$sas" || keel_fail "$scenario: the gateway's SA does not name $vip: $sas"
 	n=$(aggr_warnings)
@@ -117,11 +75,11 @@ connect ikev1-aggr-psk-xauth aggressive xauth-psk
 
 # The same gateway, wrong secrets. Aggressive Mode: the gateway's HASH_R
 # does not verify with another group PSK; XAUTH: the gateway says FAIL.
-ikev1_secrets "wrong-group-psk-$$" "${LAB_VAR[XAUTH_PASSWORD]}"
+keel_secrets "wrong-group-psk-$$" "${LAB_VAR[XAUTH_PASSWORD]}"
 refused wrong-psk 'pre-shared key'
 keel_no_secret "wrong-group-psk-$$"
 lab_wait 5 _gw_no_sa || keel_fail "wrong-psk: an SA stays at the gateway"
-ikev1_secrets "${LAB_VAR[PSK]}" "wrong-xauth-password-$$"
+keel_secrets "${LAB_VAR[PSK]}" "wrong-xauth-password-$$"
 refused wrong-xauth 'XAUTH\|user name or password'
 keel_no_secret "wrong-xauth-password-$$"
 lab_down
@@ -140,9 +98,9 @@ rekey() {
 	keel_lab "$scenario"
 	ikev1_profile "$auth" "mode = $mode" "$@"
 	if [ "$auth" = xauth-psk ]; then
-		ikev1_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
+		keel_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
 	else
-		ikev1_secrets "${LAB_VAR[PSK]}"
+		keel_secrets "${LAB_VAR[PSK]}"
 	fi
 	keel_start -v
 	keel_wait_up 20

@@ -36,6 +36,28 @@ lab_scenario "$scenario"
 lab_net_up
 lab_gateway
 lab_initiator
+if [ "${LAB_PROOF:-tunnel}" = eap-only ]; then
+	# strongSwan initiates EAP-only (RFC 5998) but refuses to finish it with a
+	# method it does not count as mutual (EAP-MSCHAPv2): the proof is the
+	# gateway's side, no CERT or AUTH before EAP, the client authenticated
+	# by EAP, and the gateway's AUTH from the MSK verified by the initiator.
+	lab_initiate 30 && fail "the initiator finished EAP-only with EAP-MSCHAPv2"
+	cli_log=$LAB_RUN/cli/charon.log
+	gw_log=$LAB_RUN/gw/charon.log
+	grep -Eq 'generating IKE_AUTH request 1 \[.* N\(EAP_ONLY\)' "$cli_log" ||
+		fail "the initiator did not offer EAP-only"
+	grep -Eq 'parsed IKE_AUTH response 1 \[ IDr EAP/REQ/ID \]' "$cli_log" ||
+		fail "the gateway's first IKE_AUTH answer is not IDr and EAP alone"
+	grep -q "authentication of '${LAB_VAR[CLIENT_ID]}' with EAP successful" "$gw_log" ||
+		fail "the gateway did not authenticate the client with EAP"
+	grep -q "authentication of '${LAB_VAR[GW_ID]}' with EAP successful" "$cli_log" ||
+		fail "the initiator did not verify the gateway's AUTH from the MSK"
+	grep -q 'EAP-only authentication requires a mutual' "$cli_log" ||
+		fail "the initiator failed for another reason than its mutual-method policy"
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	echo "PASS: $scenario: EAP-only gateway side (no tunnel: strongSwan's initiator policy), ${elapsed_ms} ms"
+	exit 0
+fi
 lab_initiate 30 || fail "swanctl --initiate failed"
 
 lab_wait 10 lab_client_vip >/dev/null || fail "the client got no 100.64.0.x virtual IP"

@@ -151,7 +151,7 @@ lab_net_up() {
 		ip -n "$LAB_NS_NAT" link set lan0 up
 		ip -n "$LAB_NS_NAT" link set wan0 up
 		ip netns exec "$LAB_NS_NAT" sysctl -qw net.ipv4.ip_forward=1
-		ip netns exec "$LAB_NS_NAT" nft -f - <<-'EOF' || lab_die "nft in the NAT namespace"
+		ip netns exec "$LAB_NS_NAT" nft -f - 2>"$LAB_RUN/nft.log" <<-'EOF' || _lab_nat_tc
 			table ip keel-nat {
 				chain postrouting {
 					type nat hook postrouting priority srcnat; policy accept;
@@ -182,6 +182,20 @@ lab_net_up() {
 	ip -n "$LAB_NS_HOST" route add default via 198.51.100.1
 }
 
+# Without NAT in nftables (the user-mode-linux kernel of tests/kernel has no
+# nft_chain_nat): a stateless NAT with tc (act_nat) that rewrites the
+# client's address to the router's on wan0, both ways. Ports are kept,
+# which NAT detection (address and port) still sees as a NAT.
+_lab_nat_tc() {
+	local ns=$LAB_NS_NAT
+	modprobe -a sch_ingress cls_matchall act_nat 2>/dev/null
+	tc -n "$ns" qdisc add dev wan0 clsact &&
+		tc -n "$ns" filter add dev wan0 egress matchall action nat egress 192.0.2.2/32 203.0.113.2 &&
+		tc -n "$ns" filter add dev wan0 ingress matchall action nat ingress 203.0.113.2/32 192.0.2.2 ||
+		lab_die "no NAT in the NAT namespace: neither nftables ($(head -n 1 "$LAB_RUN/nft.log")) nor tc act_nat"
+	lab_log "NAT with tc act_nat (stateless): nftables has no NAT here"
+}
+
 # Global defaults of the template variables; a scenario may change them and
 # KEEL_LAB_<NAME> in the environment overrides both.
 lab_vars_defaults() {
@@ -207,6 +221,7 @@ lab_vars_defaults() {
 		[XAUTH_PASSWORD]=unset
 		[EAP_USER]=alice
 		[EAP_PASSWORD]=unset
+		[EAP_METHOD]=mschapv2
 		[GW_CERT]=gw-rsa.pem
 		[GW_KEY]=gw-rsa.key
 		[CA_CERT]=ca.pem
@@ -223,8 +238,9 @@ lab_vars_defaults() {
 
 # lab_scenario NAME: sets LAB_SCENARIO, LAB_SC_DIR and the variables; the
 # scenario file may set LAB_VAR[...], LAB_PLUGINS_EXTRA, LAB_NEEDS_PKI,
-# LAB_AGGRESSIVE_PSK, LAB_CONN, LAB_CHILD and LAB_TEMPLATES (the scenario
-# directory whose gateway.conf and initiator.conf it uses).
+# LAB_AGGRESSIVE_PSK, LAB_CONN, LAB_CHILD, LAB_TEMPLATES (the scenario
+# directory whose gateway.conf and initiator.conf it uses) and LAB_PROOF
+# (what tests/interop/lab-scenario.sh checks: tunnel, or eap-only).
 lab_scenario() {
 	LAB_SCENARIO=$1
 	LAB_SC_DIR=$LAB_TOP/scenarios/$1
@@ -236,6 +252,7 @@ lab_scenario() {
 	LAB_CONN=$1
 	LAB_CHILD=net
 	LAB_TEMPLATES=$1
+	LAB_PROOF=tunnel
 	# shellcheck source=/dev/null
 	. "$LAB_SC_DIR/scenario"
 	LAB_TEMPLATES=$LAB_TOP/scenarios/$LAB_TEMPLATES
