@@ -9,6 +9,12 @@
  *   3  established, with a CHILD SA (DPD, DELETE, the gateway's rekeys)
  *   4  Main Mode message 5 out, waiting for message 6
  *   5  Aggressive Mode message 1 out, waiting for message 2 (in clear)
+ * with a pre-shared key, or (the first byte's 6..11 and 12..17) with RSA
+ * signatures and XAUTH, or hybrid authentication: our key and certificate
+ * and the trust anchor are the lab PKI's (alice, ca), and in stage 4 a
+ * SIG_R made with the gateway's key (gw-rsa) over the HASH_R of the input's
+ * ID payload is appended when the message ID byte has its top bit set, so
+ * that the certificate checks and what follows them are reached;
  * and how the rest is delivered:
  *   chain     the bytes are a decrypted payload chain, sent behind a HASH
  *             payload that verifies (HASH(1), or HASH(2) for a quick mode
@@ -19,9 +25,11 @@
  * Then time passes and the connection is stopped. The checks are the
  * sanitizers'.
  *
- * Input: stage (1 byte), mode and exchange (1 byte), message ID choice
- * (1 byte), first payload type (1 byte), then the chain or datagram.
+ * Input: stage and authentication (1 byte), mode and exchange (1 byte),
+ * message ID choice (1 byte), first payload type (1 byte), then the chain or
+ * datagram.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +40,43 @@
 #include "fuzz-common.h"
 #include "crypto/cipher.h"
 #include "crypto/kdf.h"
+#include "crypto/sig.h"
 #include "ikev1/sa.h"
 #include "wire/isakmp.h"
+
+#ifndef KEEL_FUZZ_PKI
+#define KEEL_FUZZ_PKI "tests/vectors/strongswan/pki"
+#endif
+
+/* The lab PKI's alice (our key and certificate), its root CA, and the gateway's key. */
+static struct {
+	uint8_t *data;
+	size_t len;
+} pki[3];
+static struct keel_privkey *gw_key;
+
+static void pki_load(void)
+{
+	static const char *const names[4] = {"alice.pem", "alice.key", "ca.pem", "gw-rsa.key"};
+	static uint8_t buf[4][8192];
+	size_t n[4];
+	for (size_t i = 0; i < 4; i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", KEEL_FUZZ_PKI, names[i]);
+		FILE *f = fopen(path, "rb");
+		n[i] = f ? fread(buf[i], 1, sizeof(buf[i]), f) : 0;
+		if (f)
+			fclose(f);
+		if (n[i] == 0)
+			abort();
+	}
+	for (size_t i = 0; i < 3; i++) {
+		pki[i].data = buf[i];
+		pki[i].len = n[i];
+	}
+	if (keel_privkey_load(buf[3], (ptrdiff_t)n[3], NULL, &gw_key, NULL) < 0)
+		abort();
+}
 
 static uint64_t seed;
 
@@ -63,7 +106,7 @@ static void drain(struct keel_v1sa *sa)
 		fuzz_sink((uint64_t)o.kind);
 }
 
-static struct keel_v1sa *make(unsigned stage)
+static struct keel_v1sa *make(unsigned stage, unsigned auth)
 {
 	struct keel_config cfg;
 	struct keel_v1_options v1;
@@ -71,6 +114,7 @@ static struct keel_v1sa *make(unsigned stage)
 	struct keel_secret *psk = keel_secret_new_from((const uint8_t *)"fuzz", 4);
 	struct keel_secret *user = keel_secret_new_from((const uint8_t *)"user", 4);
 	struct keel_secret *pass = keel_secret_new_from((const uint8_t *)"pass", 4);
+	struct keel_secret *key = NULL;
 
 	keel_config_init(&cfg);
 	cfg.ike_version = 1;
@@ -79,7 +123,20 @@ static struct keel_v1sa *make(unsigned stage)
 	cfg.remote.bytes[0] = 198;
 	cfg.psk = psk;
 	cfg.log_level = KEEL_LOG_DEBUG;
-	keel_id_from_text("gw.example", &cfg.remote_id);
+	keel_id_from_text(auth ? "gw.keel.test" : "gw.example", &cfg.remote_id);
+	if (auth) {
+		if (!gw_key)
+			pki_load();
+		cfg.auth = auth == 1 ? KEEL_AUTH_CERT : KEEL_AUTH_PSK;
+		cfg.ikev1_hybrid = auth == 2;
+		cfg.cert = pki[0].data;
+		cfg.cert_len = (ptrdiff_t)pki[0].len;
+		key = keel_secret_new_from(pki[1].data, (ptrdiff_t)pki[1].len);
+		cfg.key = key;
+		cfg.ca = pki[2].data;
+		cfg.ca_len = (ptrdiff_t)pki[2].len;
+		cfg.now_wall_s = 1795478400; /* 2026-11-24: the lab PKI is valid */
+	}
 	keel_v1_options_init(&v1);
 	v1.mode = stage == 4 ? KEEL_V1_MAIN : KEEL_V1_AGGRESSIVE;
 	v1.xauth = true;
@@ -167,7 +224,42 @@ out:
 	keel_secret_free(psk);
 	keel_secret_free(user);
 	keel_secret_free(pass);
+	keel_secret_free(key);
 	return sa;
+}
+
+/*
+ * chain with a SIG payload appended: the gateway's signature of the HASH_R
+ * the engine computes for the chain's first ID payload (RFC 2409 §5.1).
+ * Returns the new length, or 0 when the chain has no ID payload.
+ */
+static size_t add_sig_r(struct keel_v1sa *sa, uint8_t first, const uint8_t *chain, size_t len,
+                        uint8_t *out, size_t cap)
+{
+	static struct keel_v1_msg m;
+	struct v1_p1 *p1 = sa->p1;
+	uint8_t hash[64], sig[512];
+	if (keel_v1_chain_decode(first, chain, len, false, &m) < 0 || m.n_payloads == 0)
+		return 0;
+	const struct keel_v1_payload *id = keel_v1_msg_next(&m, KEEL_V1_PL_ID, NULL);
+	if (!id)
+		return 0;
+	struct keel_ikev1_auth_params ap = keel_v1_auth_params(p1);
+	ptrdiff_t n = keel_ikev1_hash_r(&ap, id->body, (ptrdiff_t)id->len, hash, sizeof(hash));
+	ptrdiff_t sl = n > 0 ? keel_sig_v1_sign(gw_key, hash, n, sig, sizeof(sig)) : -1;
+	size_t used = m.chain_len;
+	if (sl <= 0 || used + 4 + (size_t)sl > cap)
+		return 0;
+	memcpy(out, chain, used);
+	/* the last payload now points at the SIG payload */
+	size_t last_at = (size_t)(m.pl[m.n_payloads - 1].raw - chain);
+	out[last_at] = KEEL_V1_PL_SIG;
+	out[used] = 0;
+	out[used + 1] = 0;
+	out[used + 2] = (uint8_t)((4 + sl) >> 8);
+	out[used + 3] = (uint8_t)(4 + sl);
+	memcpy(out + used + 4, sig, (size_t)sl);
+	return used + 4 + (size_t)sl;
 }
 
 static const uint8_t exchanges[4] = {KEEL_V1_EXCH_INFO, KEEL_V1_EXCH_TRANSACTION,
@@ -230,14 +322,15 @@ static size_t wrap(struct keel_v1sa *sa, uint8_t exch, uint32_t mid, uint8_t fir
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t msg[8192];
+	static uint8_t msg[8192], signed_chain[8192];
 	if (size < 4)
 		return 0;
 	unsigned stage = data[0] % 6;
+	unsigned auth = data[0] / 6 % 3; /* PSK, RSA signatures + XAUTH, hybrid */
 	bool raw = data[1] & 0x80;
 	uint8_t exch = exchanges[data[1] & 3];
 	uint8_t first = data[3];
-	struct keel_v1sa *sa = make(stage);
+	struct keel_v1sa *sa = make(stage, auth);
 	if (!sa)
 		return 0;
 	uint64_t now = 2000000000ull;
@@ -265,7 +358,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			mid = (uint32_t)data[2] << 24 | 0x00abcd00u | (data[2] & 0xf0u);
 		if (mid == 0 && exch != KEEL_V1_EXCH_MAIN)
 			mid = 0x01020304;
-		len = wrap(sa, exch, mid, first, data + 4, size - 4, msg, sizeof(msg));
+		const uint8_t *chain = data + 4;
+		size_t chain_len = size - 4;
+		if (auth && stage == 4 && exch == KEEL_V1_EXCH_MAIN && (data[2] & 0x80)) {
+			chain_len = add_sig_r(sa, first, chain, chain_len, signed_chain,
+			                      sizeof(signed_chain));
+			chain = signed_chain;
+		}
+		len =
+		    chain_len ? wrap(sa, exch, mid, first, chain, chain_len, msg, sizeof(msg)) : 0;
 	}
 	if (len) {
 		dg.data = msg;
