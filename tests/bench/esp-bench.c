@@ -10,6 +10,14 @@
  * before decapsulation, which works in place and refuses replays).
  *
  *     keel-esp-bench [seconds per measurement, default 2]
+ *     keel-esp-bench -n PACKETS [ALGORITHM]
+ *
+ * With -n, exactly PACKETS packets (rounded up to a batch) per algorithm and
+ * direction (only ALGORITHM's suite if named, e.g. AES-GCM-16-256), for
+ * instruction counts that do not depend on the machine's load:
+ *     valgrind --tool=callgrind keel-esp-bench -n 25600 AES-GCM-16-256
+ *     callgrind_annotate --inclusive=yes callgrind.out.PID | grep keel_esp_
+ * (keel_esp_encap runs 2 x PACKETS times per algorithm, keel_esp_decap PACKETS).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +119,8 @@ static void report(const char *name, const char *dir, unsigned long long packets
 	       pps * INNER_LEN * 8 / 1e9);
 }
 
-static int run(const struct suite *s, double secs)
+/* secs > 0: for that long; else exactly count packets (rounded up to a batch). */
+static int run(const struct suite *s, double secs, unsigned long long count)
 {
 	uint8_t keymat[64], integ_key[64];
 	struct keel_env env = {.random = bench_random};
@@ -140,7 +149,7 @@ static int run(const struct suite *s, double secs)
 	if (keel_esp_sa_new(&p, &in_sa) < 0)
 		goto out;
 
-	for (n = 0, t = 0; t < secs; n += BATCH) {
+	for (n = 0, t = 0; secs > 0 ? t < secs : n < count; n += BATCH) {
 		fill_inners();
 		t0 = now_s();
 		if (encap_batch(out_sa) < 0)
@@ -149,7 +158,7 @@ static int run(const struct suite *s, double secs)
 	}
 	report(s->name, "encap", n, t);
 
-	for (n = 0, t = 0; t < secs; n += BATCH) {
+	for (n = 0, t = 0; secs > 0 ? t < secs : n < count; n += BATCH) {
 		fill_inners();
 		if (encap_batch(out_sa) < 0)
 			goto out;
@@ -170,13 +179,27 @@ out:
 
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 2.0;
+	double secs = 2.0;
+	unsigned long long count = 0;
+	const char *only = NULL;
 	int rc = 0;
 
-	if (secs <= 0)
-		secs = 2.0;
-	printf("inner packets of %d bytes, %.1f s per measurement, one thread\n", INNER_LEN, secs);
+	if (argc > 2 && !strcmp(argv[1], "-n")) {
+		count = strtoull(argv[2], NULL, 10);
+		secs = 0;
+		only = argc > 3 ? argv[3] : NULL;
+		if (count == 0)
+			count = BATCH;
+		printf("inner packets of %d bytes, %llu per measurement, one thread\n", INNER_LEN,
+		       (count + BATCH - 1) / BATCH * BATCH);
+	} else {
+		if (argc > 1 && atof(argv[1]) > 0)
+			secs = atof(argv[1]);
+		printf("inner packets of %d bytes, %.1f s per measurement, one thread\n", INNER_LEN,
+		       secs);
+	}
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		rc |= run(&suites[i], secs);
+		if (!only || !strcmp(only, suites[i].name))
+			rc |= run(&suites[i], secs, count);
 	return rc;
 }

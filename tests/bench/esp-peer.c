@@ -7,7 +7,8 @@
  *
  *     keel-esp-peer --keys FILE --local ADDR --remote ADDR [--port 4500]
  *                   [--tun NAME] [--no-vnet-hdr] [--no-gso] [--no-gro]
- *                   [--no-coalesce] [--batch N]
+ *                   [--no-coalesce] [--batch N] [--spin-us N]
+ *                   [--pin-tx CPU] [--pin-rx CPU]
  *
  * FILE (mode 0600; keys never go on the command line) holds "name = value"
  * lines: encr (IKEv2 transform ID, default 20 = AES-GCM-16), encr-key-bits
@@ -120,7 +121,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: keel-esp-peer --keys FILE --local ADDR --remote ADDR [--port N] "
 	                "[--tun NAME] [--no-vnet-hdr] [--no-gso] [--no-gro] [--no-coalesce] "
-	                "[--batch N]\n");
+	                "[--batch N] [--spin-us N] [--pin-tx CPU] [--pin-rx CPU]\n");
 	exit(2);
 }
 
@@ -149,7 +150,15 @@ int main(int argc, char **argv)
 			tun_name = argv[++i];
 		else if (!strcmp(a, "--batch") && has_val)
 			opt.batch = (unsigned)strtoul(argv[++i], NULL, 10);
-		else if (!strcmp(a, "--no-vnet-hdr"))
+		else if (!strcmp(a, "--spin-us") && has_val)
+			opt.spin_us = (unsigned)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--pin-tx") && has_val) {
+			opt.pin = true;
+			opt.tx_cpu = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "--pin-rx") && has_val) {
+			opt.pin = true;
+			opt.rx_cpu = (unsigned)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(a, "--no-vnet-hdr"))
 			vnet = false;
 		else if (!strcmp(a, "--no-gso"))
 			opt.no_udp_gso = true;
