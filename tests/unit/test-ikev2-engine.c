@@ -1035,7 +1035,7 @@ static void test_api(void)
 	c = h->cfg;
 	c.ike_version = 3;
 	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_INVAL);
-	c.ike_version = 1; /* IKEv1 takes PSK only */
+	c.ike_version = 1; /* IKEv1 has no EAP */
 	c.auth = KEEL_AUTH_EAP;
 	CHECK_INT(keel_sa_new(&c, &h->env, &sa), KEEL_ERR_UNSUPPORTED);
 	c = h->cfg;
