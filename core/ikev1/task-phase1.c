@@ -509,6 +509,29 @@ static int remember(struct v1_p1 *p1, const struct keel_dgram *in, const uint8_t
 	return 0;
 }
 
+/*
+ * Main Mode's next request: ends mw, keeps the exchange for retransmission
+ * and sends it as the request in flight, now waiting at step next.
+ */
+static int send_mm(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_wr *mw, enum p1_step next)
+{
+	uint8_t *msg = NULL;
+	size_t len;
+	int rc;
+	if ((rc = keel_v1_wr_end(mw, &msg, &len)) < 0)
+		return rc;
+	if ((rc = remember(p1, sa->dgram, msg, len)) < 0) {
+		free(msg);
+		return rc;
+	}
+	sa->last_heard_ns = sa->now_ns;
+	p1->step = next;
+	keel_v1sa_req_done(sa);
+	sa->req.kind = V1_REQ_P1;
+	sa->req.p1 = p1;
+	return keel_v1sa_req_send(sa, msg, len);
+}
+
 static int take_choice(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
 	const struct keel_v1_payload *sap = keel_v1_msg_next(&sa->rx, KEEL_V1_PL_SA, NULL);
@@ -532,8 +555,6 @@ static int process_mm2(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
 	uint8_t ke[KEEL_DH_PUBLIC_MAX_LEN];
 	struct v1_wr mw;
-	uint8_t *msg = NULL;
-	size_t len;
 	int rc;
 
 	if (sa->rx.hdr.flags & KEEL_V1_FLAG_ENC)
@@ -557,25 +578,12 @@ static int process_mm2(struct keel_v1sa *sa, struct v1_p1 *p1)
 	if ((rc = add_natd(sa, p1, &mw.e)) < 0)
 		return rc;
 	keel_v1_add_certreq(sa, &mw.e);
-	if ((rc = keel_v1_wr_end(&mw, &msg, &len)) < 0)
-		return rc;
-	if ((rc = remember(p1, sa->dgram, msg, len)) < 0) {
-		free(msg);
-		return rc;
-	}
-	sa->last_heard_ns = sa->now_ns;
-	p1->step = P1_MM3;
-	keel_v1sa_req_done(sa);
-	sa->req.kind = V1_REQ_P1;
-	sa->req.p1 = p1;
-	return keel_v1sa_req_send(sa, msg, len);
+	return send_mm(sa, p1, &mw, P1_MM3);
 }
 
 static int process_mm4(struct keel_v1sa *sa, struct v1_p1 *p1)
 {
 	struct v1_wr mw;
-	uint8_t *msg = NULL;
-	size_t len;
 	int rc;
 
 	if (sa->rx.hdr.flags & KEEL_V1_FLAG_ENC)
@@ -602,18 +610,7 @@ static int process_mm4(struct keel_v1sa *sa, struct v1_p1 *p1)
 	if ((rc = keel_v1_add_proof(sa, p1, &mw.e)) < 0)
 		return rc;
 	add_initial_contact(sa, p1, &mw.e);
-	if ((rc = keel_v1_wr_end(&mw, &msg, &len)) < 0)
-		return rc;
-	if ((rc = remember(p1, sa->dgram, msg, len)) < 0) {
-		free(msg);
-		return rc;
-	}
-	sa->last_heard_ns = sa->now_ns;
-	p1->step = P1_MM5;
-	keel_v1sa_req_done(sa);
-	sa->req.kind = V1_REQ_P1;
-	sa->req.p1 = p1;
-	if ((rc = keel_v1sa_req_send(sa, msg, len)) < 0)
+	if ((rc = send_mm(sa, p1, &mw, P1_MM5)) < 0)
 		return rc;
 	if (p1->first) {
 		char idt[KEEL_ID_MAX_LEN * 4 + 1];
