@@ -441,24 +441,17 @@ void keel_netcfg_emit(struct keel_sa *sa, const struct child_sa *c)
 	if (!full)
 		keel_log(sa, KEEL_LOG_WARN, "too many routes from the gateway; using the first %zu",
 		         n_routes);
-	uint8_t *data;
-	size_t dns_len = sa->n_dns * sizeof(struct keel_addr);
-	size_t routes_len = n_routes * sizeof(struct keel_prefix);
-	struct keel_out *o = keel_out_push(sa, KEEL_OUT_NETCFG, dns_len + routes_len, false, &data);
-	if (!o)
-		return;
-	struct keel_out_netcfg *nc = &o->u.netcfg;
-	nc->has_ip4 = sa->have_ip4;
-	nc->ip4 = sa->ip4;
-	nc->has_ip6 = sa->have_ip6;
-	nc->ip6 = sa->ip6;
-	/* struct keel_addr and keel_prefix are 4-byte aligned; data is max-aligned */
-	memcpy(data, sa->dns, dns_len);
-	memcpy(data + dns_len, routes, routes_len);
-	nc->dns = sa->n_dns ? (const struct keel_addr *)(void *)data : NULL;
-	nc->n_dns = sa->n_dns;
-	nc->routes = n_routes ? (const struct keel_prefix *)(void *)(data + dns_len) : NULL;
-	nc->n_routes = n_routes;
+	struct keel_out_netcfg nc = {
+	    .has_ip4 = sa->have_ip4,
+	    .ip4 = sa->ip4,
+	    .has_ip6 = sa->have_ip6,
+	    .ip6 = sa->ip6,
+	    .dns = sa->dns,
+	    .n_dns = sa->n_dns,
+	    .routes = routes,
+	    .n_routes = n_routes,
+	};
+	keel_outq_push_netcfg(&sa->outq, &nc);
 }
 
 static const char *child_error_text(uint16_t err, enum keel_reason *reason)

@@ -48,6 +48,26 @@ out:
 	return o;
 }
 
+bool keel_outq_push_netcfg(struct keel_outq *q, const struct keel_out_netcfg *nc)
+{
+	uint8_t *data;
+	size_t dns_len = nc->n_dns * sizeof(struct keel_addr);
+	size_t routes_len = nc->n_routes * sizeof(struct keel_prefix);
+	struct keel_out *o = keel_outq_push(q, KEEL_OUT_NETCFG, dns_len + routes_len, false, &data);
+	if (!o)
+		return false;
+	struct keel_out_netcfg *copy = &o->u.netcfg;
+	*copy = *nc;
+	/* struct keel_addr and keel_prefix are 4-byte aligned; data is max-aligned */
+	if (dns_len)
+		memcpy(data, nc->dns, dns_len);
+	if (routes_len)
+		memcpy(data + dns_len, nc->routes, routes_len);
+	copy->dns = nc->n_dns ? (const struct keel_addr *)(void *)data : NULL;
+	copy->routes = nc->n_routes ? (const struct keel_prefix *)(void *)(data + dns_len) : NULL;
+	return true;
+}
+
 void keel_outq_release(struct keel_outq *q)
 {
 	item_free(q->popped);
@@ -90,9 +110,8 @@ out:
  * Queues a copy of tmpl (a log line or a state change) whose text is the
  * formatted line.
  */
-__attribute__((format(printf, 3, 0))) static void push_text(struct keel_outq *q,
-                                                            const struct keel_out *tmpl,
-                                                            const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+push_text(struct keel_outq *q, const struct keel_out *tmpl, const char *fmt, va_list ap)
 {
 	char line[KEEL_OUTQ_LINE_MAX];
 	if (vsnprintf(line, sizeof(line), fmt, ap) < 0)

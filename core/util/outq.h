@@ -35,6 +35,11 @@ struct keel_outq {
  */
 struct keel_out *keel_outq_push(struct keel_outq *q, enum keel_out_kind kind, size_t data_len,
                                 bool secret, uint8_t **data);
+/*
+ * Appends the network configuration nc, with copies of what its dns and
+ * routes point to (borrowed for the call). false on ENOMEM.
+ */
+bool keel_outq_push_netcfg(struct keel_outq *q, const struct keel_out_netcfg *nc);
 /* Frees the output handed out by the last pop. */
 void keel_outq_release(struct keel_outq *q);
 /* Frees every output, popped or not. */
