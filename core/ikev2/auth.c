@@ -19,8 +19,7 @@ _Static_assert(KEEL_EAP_METHOD_MSCHAPV2 == KEEL_EAP_ALLOW_MSCHAPV2 &&
                    KEEL_EAP_METHOD_MD5 == KEEL_EAP_ALLOW_MD5,
                "public EAP method bits are those of eap.h");
 
-__attribute__((format(printf, 4, 5))) static int refuse(int rc, char *why, size_t cap,
-                                                        const char *fmt, ...)
+int keel_refuse(int rc, char *why, size_t cap, const char *fmt, ...)
 {
 	if (why && cap > 0) {
 		va_list ap;
@@ -46,30 +45,31 @@ static int key_refusal(int rc, enum keel_key_reason r, bool pkcs12, char *why, s
 	const char *what = pkcs12 ? "PKCS#12 file" : "private key";
 	switch (r) {
 	case KEEL_KEY_PASSPHRASE_NEEDED:
-		return refuse(KEEL_ERR_AUTH, why, cap,
-		              "the %s is encrypted and no passphrase (key-passphrase) was given",
-		              what);
+		return keel_refuse(
+		    KEEL_ERR_AUTH, why, cap,
+		    "the %s is encrypted and no passphrase (key-passphrase) was given", what);
 	case KEEL_KEY_PASSPHRASE_WRONG:
-		return refuse(KEEL_ERR_AUTH, why, cap, "the %s's passphrase is wrong", what);
+		return keel_refuse(KEEL_ERR_AUTH, why, cap, "the %s's passphrase is wrong", what);
 	case KEEL_KEY_NOT_A_KEY:
-		return refuse(KEEL_ERR_MALFORMED, why, cap,
-		              "the private key file holds no key Keel can read (PEM, DER or "
-		              "PKCS#12)");
+		return keel_refuse(KEEL_ERR_MALFORMED, why, cap,
+		                   "the private key file holds no key Keel can read (PEM, DER or "
+		                   "PKCS#12)");
 	case KEEL_KEY_UNSUPPORTED_TYPE:
-		return refuse(KEEL_ERR_UNSUPPORTED, why, cap,
-		              "the private key is of a type Keel cannot sign with (RSA, ECDSA "
-		              "P-256/384/521, Ed25519 and Ed448 are supported)");
+		return keel_refuse(KEEL_ERR_UNSUPPORTED, why, cap,
+		                   "the private key is of a type Keel cannot sign with (RSA, ECDSA "
+		                   "P-256/384/521, Ed25519 and Ed448 are supported)");
 	case KEEL_KEY_UNSUPPORTED_CIPHER:
-		return refuse(KEEL_ERR_UNSUPPORTED, why, cap,
-		              "the PKCS#12 file is encrypted with a legacy cipher (such as RC2) "
-		              "that OpenSSL 3 lacks by default; export it again with AES");
+		return keel_refuse(
+		    KEEL_ERR_UNSUPPORTED, why, cap,
+		    "the PKCS#12 file is encrypted with a legacy cipher (such as RC2) "
+		    "that OpenSSL 3 lacks by default; export it again with AES");
 	case KEEL_KEY_NO_CERT:
-		return refuse(KEEL_ERR_MALFORMED, why, cap,
-		              "the PKCS#12 file holds no key with its certificate");
+		return keel_refuse(KEEL_ERR_MALFORMED, why, cap,
+		                   "the PKCS#12 file holds no key with its certificate");
 	case KEEL_KEY_OK:
 		break;
 	}
-	return refuse(rc, why, cap, "cannot load the private key: %s", keel_strerror(rc));
+	return keel_refuse(rc, why, cap, "cannot load the private key: %s", keel_strerror(rc));
 }
 
 static int load_own(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
@@ -79,8 +79,8 @@ static int load_own(const struct keel_config *cfg, struct keel_creds *c, char *w
 	int rc;
 
 	if (!cfg->key || keel_secret_len(cfg->key) <= 0)
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "certificate authentication needs a private key (private-key)");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "certificate authentication needs a private key (private-key)");
 	const uint8_t *k = keel_secret_data(cfg->key);
 	ptrdiff_t k_len = keel_secret_len(cfg->key);
 	rc = keel_privkey_load(k, k_len, cfg->key_passphrase, &c->key, &reason);
@@ -105,18 +105,20 @@ static int load_own(const struct keel_config *cfg, struct keel_creds *c, char *w
 		if (n == KEEL_ERR_NOMEM)
 			return (int)n;
 		if (n < 0)
-			return refuse(KEEL_ERR_MALFORMED, why, cap,
-			              "the certificate (certificate) does not parse as PEM or DER");
+			return keel_refuse(
+			    KEEL_ERR_MALFORMED, why, cap,
+			    "the certificate (certificate) does not parse as PEM or DER");
 	} else if (p12_chain) {
 		c->chain = p12_chain;
 		p12_chain = NULL;
 	} else {
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "certificate authentication needs our certificate (certificate)");
+		return keel_refuse(
+		    KEEL_ERR_INVAL, why, cap,
+		    "certificate authentication needs our certificate (certificate)");
 	}
 	if (keel_certs_key_matches(c->chain, 0, c->key) < 0)
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "the certificate does not belong to the private key");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "the certificate does not belong to the private key");
 	return 0;
 }
 
@@ -125,22 +127,23 @@ int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, c
 {
 	ptrdiff_t n;
 	if (cfg->now_wall_s <= 0)
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "the current time is needed to check the gateway's certificate");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "the current time is needed to check the gateway's certificate");
 	if (cfg->use_system_ca && (!cfg->system_ca || cfg->system_ca_len <= 0))
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "the system CA store was asked for but not given");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "the system CA store was asked for but not given");
 	if (cfg->use_system_ca && cfg->remote_id.type == KEEL_ID_NONE)
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "trusting the system CA store needs the gateway's identity "
-		              "(remote-id)");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "trusting the system CA store needs the gateway's identity "
+		                   "(remote-id)");
 	bool have_ca = cfg->ca && cfg->ca_len > 0;
 	if (!have_ca && !cfg->use_system_ca) {
 		if (cfg->auth == KEEL_AUTH_EAP && cfg->eap_only)
 			return 0;
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "no CA to verify the gateway's certificate with (ca, or the system "
-		              "store)");
+		return keel_refuse(
+		    KEEL_ERR_INVAL, why, cap,
+		    "no CA to verify the gateway's certificate with (ca, or the system "
+		    "store)");
 	}
 	c->trust = keel_x509_trust_new();
 	if (!c->trust)
@@ -150,8 +153,8 @@ int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, c
 		if (n == KEEL_ERR_NOMEM)
 			return (int)n;
 		if (n < 0)
-			return refuse(KEEL_ERR_MALFORMED, why, cap,
-			              "the CA certificate (ca) does not parse as PEM or DER");
+			return keel_refuse(KEEL_ERR_MALFORMED, why, cap,
+			                   "the CA certificate (ca) does not parse as PEM or DER");
 		c->n_profile_ca = (size_t)n;
 	}
 	if (cfg->use_system_ca) {
@@ -159,8 +162,8 @@ int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, c
 		if (n == KEEL_ERR_NOMEM)
 			return (int)n;
 		if (n < 0)
-			return refuse(KEEL_ERR_MALFORMED, why, cap,
-			              "the system CA bundle does not parse as PEM");
+			return keel_refuse(KEEL_ERR_MALFORMED, why, cap,
+			                   "the system CA bundle does not parse as PEM");
 	}
 	return 0;
 }
@@ -168,20 +171,21 @@ int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, c
 static int load_eap(const struct keel_config *cfg, struct keel_creds *c, char *why, size_t cap)
 {
 	if (!cfg->eap_password)
-		return refuse(KEEL_ERR_INVAL, why, cap, "EAP needs a password (password)");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "EAP needs a password (password)");
 	unsigned methods = cfg->eap_methods ? cfg->eap_methods : KEEL_EAP_METHODS_ALL;
 	if ((methods & KEEL_EAP_METHODS_ALL) == 0 || (methods & ~KEEL_EAP_METHODS_ALL) != 0)
-		return refuse(KEEL_ERR_INVAL, why, cap, "no known EAP method is allowed");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "no known EAP method is allowed");
 	if (cfg->eap_only && !(methods & KEEL_EAP_METHOD_MSCHAPV2))
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "EAP-only authentication needs EAP-MSCHAPv2, which is not allowed");
+		return keel_refuse(
+		    KEEL_ERR_INVAL, why, cap,
+		    "EAP-only authentication needs EAP-MSCHAPv2, which is not allowed");
 	c->eap_methods = methods;
 	if (cfg->eap_identity) {
 		size_t n = strlen(cfg->eap_identity);
 		if (n == 0 || n > sizeof(c->eap_identity))
-			return refuse(KEEL_ERR_INVAL, why, cap,
-			              "the EAP user name (username) must be 1 to %zu bytes",
-			              sizeof(c->eap_identity));
+			return keel_refuse(KEEL_ERR_INVAL, why, cap,
+			                   "the EAP user name (username) must be 1 to %zu bytes",
+			                   sizeof(c->eap_identity));
 		memcpy(c->eap_identity, cfg->eap_identity, n);
 		c->eap_identity_len = n;
 	} else {
@@ -189,8 +193,8 @@ static int load_eap(const struct keel_config *cfg, struct keel_creds *c, char *w
 		ptrdiff_t n = keel_id_to_text(&cfg->local_id, text, sizeof(text));
 		if (cfg->local_id.type == KEEL_ID_NONE || n <= 0 ||
 		    (size_t)n > sizeof(c->eap_identity))
-			return refuse(KEEL_ERR_INVAL, why, cap,
-			              "EAP needs a user name (username, or local-id)");
+			return keel_refuse(KEEL_ERR_INVAL, why, cap,
+			                   "EAP needs a user name (username, or local-id)");
 		memcpy(c->eap_identity, text, (size_t)n);
 		c->eap_identity_len = (size_t)n;
 	}
@@ -217,7 +221,7 @@ int keel_creds_load(const struct keel_config *cfg, struct keel_creds *c, char *w
 	if (rc == 0)
 		rc = keel_creds_load_trust(cfg, c, why, cap);
 	if (rc == KEEL_ERR_NOMEM)
-		refuse(rc, why, cap, "out of memory");
+		keel_refuse(rc, why, cap, "out of memory");
 	if (rc < 0)
 		keel_creds_clear(c);
 	return rc;
@@ -308,7 +312,7 @@ int keel_cert_verify_gateway(const struct keel_creds *c, const struct keel_confi
 	}
 	if (rc < 0) {
 		*reason = rc == KEEL_ERR_UNSUPPORTED ? KEEL_REASON_PEER_AUTH : KEEL_REASON_INTERNAL;
-		return refuse(
+		return keel_refuse(
 		    rc, why, cap, "cannot verify the gateway's certificate (%s): %s", v->subject,
 		    rc == KEEL_ERR_UNSUPPORTED ? "a key type Keel cannot use" : keel_strerror(rc));
 	}
@@ -321,10 +325,11 @@ int keel_cert_verify_gateway(const struct keel_creds *c, const struct keel_confi
 		keel_x509_id_format(&want, expected, sizeof(expected));
 		keel_pubkey_free(k);
 		*reason = KEEL_REASON_CERT_ID;
-		return refuse(KEEL_ERR_AUTH, why, cap,
-		              "the gateway identified itself as %s, which its certificate does "
-		              "not name: expected %s, the certificate names %s",
-		              peer, expected, names);
+		return keel_refuse(
+		    KEEL_ERR_AUTH, why, cap,
+		    "the gateway identified itself as %s, which its certificate does "
+		    "not name: expected %s, the certificate names %s",
+		    peer, expected, names);
 	}
 	*key = k;
 	return 0;

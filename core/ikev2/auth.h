@@ -19,6 +19,13 @@
 #include "crypto/sig.h"
 #include "crypto/x509.h"
 
+/*
+ * Writes the reason (printf-style) into why (cap bytes; why may be NULL)
+ * and returns rc: for functions that return an error and say why.
+ */
+int keel_refuse(int rc, char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #define KEEL_EAP_IDENTITY_MAX_LEN 253
 
 struct keel_creds {

@@ -16,6 +16,7 @@
 #include "eap/eap.h"
 #include "ikev1/ikev1.h"
 #include "ikev2/addr.h"
+#include "ikev2/auth.h"
 #include "ikev2/sa.h"
 #include "ikev2/ts.h"
 
@@ -29,18 +30,6 @@ int keel_random(struct keel_sa *sa, void *buf, size_t len)
 
 /* ---- construction ---- */
 
-__attribute__((format(printf, 4, 5))) static int refuse(int rc, char *why, size_t cap,
-                                                        const char *fmt, ...)
-{
-	if (why && cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, cap, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* The checks that need no parsing; why (may be NULL) says what is wrong. */
 #define AH_ENCAP_WHY                                                                               \
 	"AH cannot be encapsulated in UDP (RFC 4302): it needs the kernel data path and no NAT; "  \
@@ -51,44 +40,46 @@ static int check_config(const struct keel_config *cfg, char *why, size_t cap)
 	if (why && cap > 0)
 		why[0] = '\0';
 	if (!cfg)
-		return refuse(KEEL_ERR_INVAL, why, cap, "no configuration");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "no configuration");
 	if (cfg->ike_version != 2)
-		return refuse(KEEL_ERR_INVAL, why, cap, "unknown IKE version %u", cfg->ike_version);
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "unknown IKE version %u",
+		                   cfg->ike_version);
 	if (cfg->auth != KEEL_AUTH_PSK && cfg->auth != KEEL_AUTH_CERT && cfg->auth != KEEL_AUTH_EAP)
-		return refuse(KEEL_ERR_INVAL, why, cap, "unknown authentication method");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "unknown authentication method");
 	if (cfg->auth == KEEL_AUTH_PSK && (!cfg->psk || keel_secret_len(cfg->psk) <= 0))
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "PSK authentication needs a pre-shared key");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "PSK authentication needs a pre-shared key");
 	if (keel_af_addr_len(cfg->local.family) == 0 || cfg->local.family != cfg->remote.family)
-		return refuse(
+		return keel_refuse(
 		    KEEL_ERR_INVAL, why, cap,
 		    "the local and gateway addresses are missing or of different families");
 	if (cfg->local.port == 0 || cfg->remote.port == 0 || cfg->local_natt_port == 0 ||
 	    cfg->remote_natt_port == 0)
-		return refuse(KEEL_ERR_INVAL, why, cap, "a port is 0");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "a port is 0");
 	if (cfg->n_ike_proposals > KEEL_MAX_PROPOSALS ||
 	    cfg->n_esp_proposals > KEEL_MAX_PROPOSALS || cfg->n_ah_proposals > KEEL_MAX_PROPOSALS ||
 	    cfg->n_local_ts > KEEL_MAX_TS || cfg->n_remote_ts > KEEL_MAX_TS)
-		return refuse(KEEL_ERR_INVAL, why, cap, "too many proposals or traffic selectors");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "too many proposals or traffic selectors");
 	/* RFC 4302 §3.3.3: AH covers the outer IP addresses; there is no AH in UDP */
 	if (cfg->n_ah_proposals > 0 && cfg->force_encap)
-		return refuse(KEEL_ERR_INVAL, why, cap, AH_ENCAP_WHY);
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, AH_ENCAP_WHY);
 	if (cfg->local_id.len > KEEL_ID_MAX_LEN || cfg->remote_id.len > KEEL_ID_MAX_LEN)
-		return refuse(KEEL_ERR_INVAL, why, cap, "an identity is too long");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "an identity is too long");
 	if (cfg->retransmit_timeout_ms == 0)
-		return refuse(KEEL_ERR_INVAL, why, cap, "the retransmission timeout is 0");
+		return keel_refuse(KEEL_ERR_INVAL, why, cap, "the retransmission timeout is 0");
 	if (cfg->fragmentation && cfg->fragment_size < KEEL_FRAGMENT_SIZE_MIN)
-		return refuse(KEEL_ERR_INVAL, why, cap,
-		              "the fragment size must be at least %d bytes",
-		              KEEL_FRAGMENT_SIZE_MIN);
+		return keel_refuse(KEEL_ERR_INVAL, why, cap,
+		                   "the fragment size must be at least %d bytes",
+		                   KEEL_FRAGMENT_SIZE_MIN);
 	for (size_t i = 0; i < cfg->n_local_ts; i++)
 		if (keel_af_addr_len(cfg->local_ts[i].family) == 0)
-			return refuse(KEEL_ERR_INVAL, why, cap,
-			              "a local traffic selector is empty");
+			return keel_refuse(KEEL_ERR_INVAL, why, cap,
+			                   "a local traffic selector is empty");
 	for (size_t i = 0; i < cfg->n_remote_ts; i++)
 		if (keel_af_addr_len(cfg->remote_ts[i].family) == 0)
-			return refuse(KEEL_ERR_INVAL, why, cap,
-			              "a remote traffic selector is empty");
+			return keel_refuse(KEEL_ERR_INVAL, why, cap,
+			                   "a remote traffic selector is empty");
 	return 0;
 }
 
@@ -99,13 +90,13 @@ static int default_local_id(struct keel_config *c, const struct keel_creds *cr, 
 	if (c->local_id.type != KEEL_ID_NONE)
 		return c->local_id.len > 0
 		           ? 0
-		           : refuse(KEEL_ERR_INVAL, why, cap, "our identity is empty");
+		           : keel_refuse(KEEL_ERR_INVAL, why, cap, "our identity is empty");
 	if (c->auth == KEEL_AUTH_CERT) {
 		const uint8_t *dn;
 		ptrdiff_t len;
 		if (keel_certs_subject_der(cr->chain, 0, &dn, &len) < 0 || len <= 0 ||
 		    len > KEEL_ID_MAX_LEN)
-			return refuse(
+			return keel_refuse(
 			    KEEL_ERR_INVAL, why, cap,
 			    "our certificate's subject cannot be our identity; set local-id");
 		c->local_id.type = KEEL_ID_DER_ASN1_DN;
@@ -138,14 +129,16 @@ int keel_config_check(const struct keel_config *cfg, char *why, size_t cap)
 	for (size_t i = 0; i < c.n_ike_proposals; i++)
 		if ((rc = keel_proposal_check_supported(&c.ike_proposals[i], KEEL_PROPOSAL_IKE)) <
 		    0)
-			return refuse(rc, why, cap, "IKE proposal %zu is not supported", i + 1);
+			return keel_refuse(rc, why, cap, "IKE proposal %zu is not supported",
+			                   i + 1);
 	for (size_t i = 0; i < c.n_esp_proposals; i++)
 		if ((rc = keel_proposal_check_supported(&c.esp_proposals[i], KEEL_PROPOSAL_ESP)) <
 		    0)
-			return refuse(rc, why, cap, "ESP proposal %zu is not supported", i + 1);
+			return keel_refuse(rc, why, cap, "ESP proposal %zu is not supported",
+			                   i + 1);
 	for (size_t i = 0; i < c.n_ah_proposals; i++)
 		if ((rc = keel_proposal_check_supported(&c.ah_proposals[i], KEEL_PROPOSAL_AH)) < 0)
-			return refuse(rc, why, cap, "AH proposal %zu is not supported", i + 1);
+			return keel_refuse(rc, why, cap, "AH proposal %zu is not supported", i + 1);
 	rc = keel_creds_load(&c, &creds, why, cap);
 	if (rc < 0)
 		return rc;
@@ -228,11 +221,11 @@ static int v1_new(const struct keel_config *cfg, const struct keel_env *env, str
 	struct keel_sa *sa = NULL;
 	int rc = v1_options(cfg, &o);
 	if (rc < 0) {
-		refuse(rc, why, cap, "unknown IKEv1 mode or Mode Config setting");
+		keel_refuse(rc, why, cap, "unknown IKEv1 mode or Mode Config setting");
 		goto out;
 	}
 	if (cfg->n_ah_proposals > 0 && cfg->force_encap) {
-		rc = refuse(KEEL_ERR_INVAL, why, cap, AH_ENCAP_WHY);
+		rc = keel_refuse(KEEL_ERR_INVAL, why, cap, AH_ENCAP_WHY);
 		goto out;
 	}
 	rc = keel_v1sa_new(cfg, &o, env ? env : &check_env, &v1);
@@ -248,16 +241,18 @@ static int v1_new(const struct keel_config *cfg, const struct keel_env *env, str
 	}
 	if (rc < 0) {
 		if (rc == KEEL_ERR_UNSUPPORTED)
-			refuse(
+			keel_refuse(
 			    rc, why, cap,
 			    "IKEv1 takes PSK, RSA certificate (auth = cert, xauth-cert) and hybrid "
 			    "authentication and proposals with an IKEv1 form only");
 		else if (rc == KEEL_ERR_INVAL)
-			refuse(rc, why, cap,
-			       "the IKEv1 settings are incomplete (addresses, PSK, XAUTH user name "
-			       "and password, proposals or traffic selectors)");
+			keel_refuse(
+			    rc, why, cap,
+			    "the IKEv1 settings are incomplete (addresses, PSK, XAUTH user name "
+			    "and password, proposals or traffic selectors)");
 		else
-			refuse(rc, why, cap, "cannot make the IKEv1 SA: %s", keel_strerror(rc));
+			keel_refuse(rc, why, cap, "cannot make the IKEv1 SA: %s",
+			            keel_strerror(rc));
 		goto out;
 	}
 	if (!env) {
