@@ -29,7 +29,7 @@ __attribute__((format(printf, 3, 4))) static void set_msg(char *buf, size_t cap,
 	va_end(ap);
 }
 
-static int af_of(enum keel_af f)
+int keel_xfrm_af(enum keel_af f)
 {
 	switch (f) {
 	case KEEL_AF_INET:
@@ -189,7 +189,7 @@ int keel_xfrm_ts_selectors(const struct keel_ts *local, size_t n_local,
 		const struct keel_ts *l = &local[i];
 		for (size_t j = 0; j < n_remote; j++) {
 			const struct keel_ts *r = &remote[j];
-			int af = af_of(l->family);
+			int af = keel_xfrm_af(l->family);
 			size_t alen = af == AF_INET ? 4 : af == AF_INET6 ? 16 : 0;
 			if (l->family != r->family || alen == 0)
 				continue;

@@ -27,6 +27,9 @@ struct keel_xfrm_sel {
 	uint32_t priority;        /* KEEL_XFRM_PRIORITY_BASE - specificity */
 };
 
+/* AF_INET, AF_INET6 or AF_UNSPEC for a Keel address family. */
+int keel_xfrm_af(enum keel_af f);
+
 /*
  * Every selector pair for each local TS with each remote TS of the same
  * family and a compatible protocol (equal, or one of them any): address

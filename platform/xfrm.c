@@ -282,19 +282,6 @@ static size_t encr_key_len(const struct encr_alg *e, uint16_t bits)
 /* ---------------------------------------------------------------------- */
 /* Addresses                                                               */
 
-static int af_of(enum keel_af f)
-{
-	switch (f) {
-	case KEEL_AF_INET:
-		return AF_INET;
-	case KEEL_AF_INET6:
-		return AF_INET6;
-	case KEEL_AF_UNSPEC:
-		return AF_UNSPEC;
-	}
-	return AF_UNSPEC;
-}
-
 static size_t af_len(int af)
 {
 	return af == AF_INET ? 4 : af == AF_INET6 ? 16 : 0;
@@ -303,7 +290,7 @@ static size_t af_len(int af)
 static void to_xaddr(const struct keel_addr *a, xfrm_address_t *x)
 {
 	memset(x, 0, sizeof(*x));
-	memcpy(x, a->bytes, af_len(af_of(a->family)));
+	memcpy(x, a->bytes, af_len(keel_xfrm_af(a->family)));
 }
 
 static const char *addr_text(int af, const void *bytes, char *buf, size_t cap)
@@ -409,7 +396,7 @@ struct sa_spec {
 static void sa_describe(const struct sa_spec *s, const char *dir, char *buf, size_t cap)
 {
 	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], spi[16] = "";
-	int af = af_of(s->src->family);
+	int af = keel_xfrm_af(s->src->family);
 	if (s->spi)
 		snprintf(spi, sizeof(spi), " 0x%08x", s->spi);
 	snprintf(buf, cap, "adding the %s SA%s (%s -> %s, %s%s%s%s%s)", dir, spi,
@@ -431,7 +418,7 @@ static void build_newsa(char *buf, const struct sa_spec *s)
 {
 	struct nlmsghdr *nlh = req_start(buf, XFRM_MSG_NEWSA, NLM_F_CREATE | NLM_F_EXCL);
 	struct xfrm_usersa_info *sa = mnl_nlmsg_put_extra_header(nlh, sizeof(*sa));
-	int af = af_of(s->src->family);
+	int af = keel_xfrm_af(s->src->family);
 
 	to_xaddr(s->dst, &sa->id.daddr);
 	to_xaddr(s->src, &sa->saddr);
@@ -552,8 +539,8 @@ static int sa_del(struct xnl *n, const struct keel_addr *src, const struct keel_
 	to_xaddr(dst, &d);
 	to_xaddr(src, &s);
 	int rc = xnl_talk(n,
-	                  build_sa_id(buf, XFRM_MSG_DELSA, af_of(dst->family), &d, &s, htonl(spi),
-	                              ipproto(ah), NULL),
+	                  build_sa_id(buf, XFRM_MSG_DELSA, keel_xfrm_af(dst->family), &d, &s,
+	                              htonl(spi), ipproto(ah), NULL),
 	                  NULL, NULL);
 	return rc == -ESRCH || rc == -ENOENT ? 0 : rc;
 }
@@ -586,8 +573,8 @@ static int sa_get(struct xnl *n, const struct keel_addr *src, const struct keel_
 	to_xaddr(src, &s);
 	memset(out, 0, sizeof(*out));
 	int rc = xnl_talk(n,
-	                  build_sa_id(buf, XFRM_MSG_GETSA, af_of(dst->family), &d, &s, htonl(spi),
-	                              ipproto(ah), NULL),
+	                  build_sa_id(buf, XFRM_MSG_GETSA, keel_xfrm_af(dst->family), &d, &s,
+	                              htonl(spi), ipproto(ah), NULL),
 	                  sa_read_cb, out);
 	if ((rc == 0 && !out->found) || rc == -ESRCH)
 		rc = -ENOENT;
@@ -678,7 +665,7 @@ static int pol_add(struct xnl *n, const struct pol *p, uint32_t kreqid, bool ah,
 	to_xaddr(tdst, &t.id.daddr);
 	to_xaddr(tsrc, &t.saddr);
 	t.id.proto = ipproto(ah);
-	t.family = (uint16_t)af_of(tsrc->family);
+	t.family = (uint16_t)keel_xfrm_af(tsrc->family);
 	t.reqid = kreqid;
 	t.mode = XFRM_MODE_TUNNEL;
 	t.share = XFRM_SHARE_ANY;
