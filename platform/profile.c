@@ -96,6 +96,7 @@ enum key_id {
 	K_CERTIFICATE,
 	K_PRIVATE_KEY,
 	K_CA,
+	K_CRL,
 	K_EAP_ONLY,
 	K_COUNT,
 };
@@ -123,6 +124,7 @@ static const struct {
     [K_CERTIFICATE] = {"auth", "certificate"},
     [K_PRIVATE_KEY] = {"auth", "private-key"},
     [K_CA] = {"auth", "ca"},
+    [K_CRL] = {"auth", "crl"},
     [K_EAP_ONLY] = {"auth", "eap-only"},
 };
 
@@ -519,6 +521,7 @@ void keel_profile_free(struct keel_profile *p)
 	g_free(p->certificate);
 	g_free(p->private_key);
 	g_free(p->ca);
+	g_free(p->crl);
 	g_free(p);
 }
 
@@ -644,6 +647,8 @@ static bool parse_values(const struct ctx *c, const struct keel_ini_entry *const
 	if ((e = by_key[K_PRIVATE_KEY]) && !parse_path(c, e, &p->private_key))
 		return false;
 	if ((e = by_key[K_CA]) && !parse_path(c, e, &p->ca))
+		return false;
+	if ((e = by_key[K_CRL]) && !parse_path(c, e, &p->crl))
 		return false;
 	/* proposals last: they depend on ike and allow-weak, wherever those are */
 	if ((e = by_key[K_IKE_PROPOSALS]) &&

@@ -960,11 +960,12 @@ static int check_profile(struct conn *c)
 }
 
 /*
- * The [auth] files for auth = cert and eap, read into *cert, *key, *ca (the
- * caller frees them) and set in cfg; without ca, the system's CA store.
+ * The [auth] files for auth = cert and eap, read into *cert, *key, *ca, *crl
+ * (the caller frees them) and set in cfg; without ca, the system's CA store.
  */
 static bool read_credentials(struct conn *c, struct keel_config *cfg, struct keel_secret **cert,
-                             struct keel_secret **key, struct keel_secret **ca)
+                             struct keel_secret **key, struct keel_secret **ca,
+                             struct keel_secret **crl)
 {
 	const struct keel_profile *p = c->profile;
 	const char *store = NULL;
@@ -999,6 +1000,12 @@ static bool read_credentials(struct conn *c, struct keel_config *cfg, struct kee
 		cfg->system_ca = keel_secret_data(*ca);
 		cfg->system_ca_len = keel_secret_len(*ca);
 	}
+	if (p->crl) {
+		if (!(*crl = keel_cred_read(p->crl, NULL, &err)))
+			goto fail;
+		cfg->crl = keel_secret_data(*crl);
+		cfg->crl_len = keel_secret_len(*crl);
+	}
 	if (p->auth == KEEL_PROFILE_AUTH_EAP) {
 		cfg->eap_identity = p->username;
 		cfg->eap_password = c->psk;
@@ -1027,7 +1034,7 @@ static int make_sa(struct conn *c)
 {
 	const struct keel_profile *p = c->profile;
 	const struct keel_connect_opts *o = c->o;
-	struct keel_secret *cert = NULL, *key = NULL, *ca = NULL, *xauth_user = NULL;
+	struct keel_secret *cert = NULL, *key = NULL, *ca = NULL, *crl = NULL, *xauth_user = NULL;
 	struct keel_config cfg;
 	char why[256];
 	int status = KEEL_EXIT_FAILURE;
@@ -1086,7 +1093,7 @@ static int make_sa(struct conn *c)
 	                : o->verbose == 1 ? KEEL_LOG_INFO
 	                                  : KEEL_LOG_WARN;
 	if ((cfg.auth != KEEL_AUTH_PSK || cfg.ikev1_hybrid) &&
-	    !read_credentials(c, &cfg, &cert, &key, &ca)) {
+	    !read_credentials(c, &cfg, &cert, &key, &ca, &crl)) {
 		status = KEEL_EXIT_USAGE;
 		goto out;
 	}
@@ -1113,6 +1120,7 @@ out:
 	keel_secret_free(cert);
 	keel_secret_free(key);
 	keel_secret_free(ca);
+	keel_secret_free(crl);
 	keel_secret_free(xauth_user);
 	return status;
 }

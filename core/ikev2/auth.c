@@ -165,6 +165,15 @@ int keel_creds_load_trust(const struct keel_config *cfg, struct keel_creds *c, c
 			return keel_refuse(KEEL_ERR_MALFORMED, why, cap,
 			                   "the system CA bundle does not parse as PEM");
 	}
+	if (cfg->crl && cfg->crl_len > 0) {
+		n = keel_x509_trust_add_crl(c->trust, cfg->crl, cfg->crl_len);
+		if (n == KEEL_ERR_NOMEM)
+			return (int)n;
+		if (n <= 0)
+			return keel_refuse(KEEL_ERR_MALFORMED, why, cap,
+			                   "the revocation list (crl) does not parse as a PEM or "
+			                   "DER CRL");
+	}
 	return 0;
 }
 
@@ -279,10 +288,20 @@ void keel_cert_failure_text(const struct keel_x509_verdict *v, char *buf, size_t
 	case KEEL_X509_NO_CERT:
 		snprintf(buf, cap, "the gateway sent no certificate");
 		return;
+	case KEEL_X509_REVOKED:
+		snprintf(buf, cap, "%s has been revoked (%s: %s)",
+		         v->depth > 0 ? "a CA certificate of the gateway's chain"
+		                      : "the gateway's certificate",
+		         v->subject, v->detail);
+		return;
+	case KEEL_X509_REVOCATION_UNKNOWN:
+		snprintf(buf, cap,
+		         "the gateway's certificate is not trusted: the revocation lists (crl) "
+		         "have no valid CRL from the CA of %s (%s)",
+		         v->subject, v->detail);
+		return;
 	case KEEL_X509_VERIFIED:
 	case KEEL_X509_BAD_SIGNATURE:
-	case KEEL_X509_REVOKED:
-	case KEEL_X509_REVOCATION_UNKNOWN:
 	case KEEL_X509_CHAIN_INVALID:
 		break;
 	}

@@ -12,6 +12,9 @@
 #    and what the certificate presents), the client namespace untouched;
 #  - remote-id as a distinguished name: a gateway whose identity is its
 #    certificate's subject is accepted, another DN refused;
+#  - revocation lists (crl): a revoked gateway certificate, an expired CRL, a
+#    CRL of another CA and a file that is no CRL refused; a current CRL that
+#    lists another certificate accepted;
 #  - a 4096-bit RSA chain (gateway and intermediate CA) through a NAT router
 #    that drops every IP fragment: only IKE fragmentation (RFC 7383) gets
 #    the IKE_AUTH messages through, in both directions.
@@ -141,6 +144,41 @@ for bad in "gw-expired.pem:certificate has expired" \
 		refused "${bad%%:*}" 1 "${bad#*:}"
 	) || exit 1
 done
+
+# Revocation lists (crl): the gateway's CA's CRL listing another certificate
+# lets the tunnel up; listing the gateway's certificate, or expired, or only a
+# CRL of another CA (the gateway's revocation unknown): exit 1 with a line
+# saying which; a file that is no CRL: refused before anything is sent.
+(
+	keel_lab ikev2-cert
+	printf 'pki {\n\tload = random pem pkcs1 pkcs8 x509 openssl sha1 sha2 gmp\n}\n' >"$LAB_RUN/pki.conf"
+	signcrl() { STRONGSWAN_CONF=$LAB_RUN/pki.conf pki --signcrl --outform pem "$@" 2>/dev/null; }
+	pki=$LAB_RUN/pki
+	signcrl --cacert "$pki/ca.pem" --cakey "$pki/ca.key" --lifetime 2 \
+		--reason superseded --cert "$pki/gw-expired.pem" >"$LAB_RUN/crl-other.pem" &&
+		signcrl --cacert "$pki/ca.pem" --cakey "$pki/ca.key" --lifetime 2 \
+			--reason key-compromise --cert "$pki/gw-rsa.pem" >"$LAB_RUN/crl-gw.pem" &&
+		signcrl --cacert "$pki/ca.pem" --cakey "$pki/ca.key" \
+			--this-update "$(date -u -d '-2 days' '+%d.%m.%y %T')" \
+			--next-update "$(date -u -d '-1 day' '+%d.%m.%y %T')" >"$LAB_RUN/crl-expired.pem" &&
+		signcrl --cacert "$pki/unknown-ca.pem" --cakey "$pki/unknown-ca.key" --lifetime 2 \
+			>"$LAB_RUN/crl-elsewhere.pem" ||
+		keel_fail "cannot sign the test CRLs"
+	cert_profile "$pki/alice.key"
+	passphrase_secrets
+	printf 'crl = %s\n' "$LAB_RUN/crl-other.pem" >>"$KEEL_PROFILE"
+	up_and_down
+	for bad in "crl-gw.pem:1:the gateway's certificate has been revoked" \
+		"crl-expired.pem:1:have no valid CRL from the CA of .*CRL has expired" \
+		"crl-elsewhere.pem:1:have no valid CRL from the CA of" \
+		"alice.pem:2:the revocation list (crl) does not parse"; do
+		f=${bad%%:*} rest=${bad#*:}
+		[ -e "$LAB_RUN/$f" ] || f=pki/$f
+		sed -i "s|^crl = .*|crl = $LAB_RUN/$f|" "$KEEL_PROFILE"
+		refused "$f" "${rest%%:*}" "${rest#*:}"
+	done
+	echo "crl: a CRL listing another certificate accepted; revoked, expired, foreign and malformed CRLs refused"
+) || exit 1
 
 # A 4096-bit RSA chain through a NAT router that drops IP fragments.
 (

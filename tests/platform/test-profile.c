@@ -72,7 +72,8 @@ static const char full_profile[] =
     "username = alice\n"
     "certificate = certs/client.pem\n"
     "private-key = /etc/keel/client.key\n"
-    "ca = ../ca.pem\n";
+    "ca = ../ca.pem\n"
+    "crl = revoked.crl\n";
 
 static void test_full(void)
 {
@@ -153,6 +154,7 @@ static void test_full(void)
 	CHECK_STR(p->certificate, "/home/alice/vpn/certs/client.pem");
 	CHECK_STR(p->private_key, "/etc/keel/client.key");
 	CHECK_STR(p->ca, "/home/alice/ca.pem");
+	CHECK_STR(p->crl, "/home/alice/vpn/revoked.crl");
 	keel_profile_free(p);
 }
 
@@ -183,7 +185,7 @@ static void test_defaults(void)
 	CHECK_INT(p->remote_id.type, KEEL_ID_IPV4_ADDR);
 	CHECK_MEM(p->remote_id.data, p->remote_id.len, "\xc0\x00\x02\x01", 4);
 	CHECK(p->username == NULL && p->certificate == NULL && p->private_key == NULL &&
-	      p->ca == NULL);
+	      p->ca == NULL && p->crl == NULL);
 	CHECK(!p->eap_only);
 	CHECK_INT(p->ike_rekey_s, 0);
 	CHECK_INT(p->child_rekey_s, 0);

@@ -727,6 +727,68 @@ static struct keel_secret *make_p12(const char *pass)
 	return s;
 }
 
+/* Revocation lists (RFC 5280 §6.3): the gateway's chain checked against the CRLs given. */
+static void test_cert_crl(void)
+{
+	size_t len, other_len;
+	struct h *h;
+
+	/* the CA's CRL lists another certificate: the gateway is accepted */
+	uint8_t *other = pki("crl-ca.pem", &other_len);
+	h = fresh(80, KEEL_AUTH_CERT);
+	h->cfg.crl = other;
+	h->cfg.crl_len = (ptrdiff_t)other_len;
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	done(h);
+
+	/* it lists the gateway's certificate: refused, nothing installed */
+	uint8_t *revoked = pki("crl-gw-rsa.pem", &len);
+	h = fresh(81, KEEL_AUTH_CERT);
+	h->cfg.crl = revoked;
+	h->cfg.crl_len = (ptrdiff_t)len;
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_FAILED);
+	CHECK_INT(h->reason, KEEL_REASON_CERT_UNTRUSTED);
+	CHECK(has(h->text, "the gateway's certificate has been revoked"));
+	CHECK(has(h->text, "CN=gw.keel.test"));
+	CHECK_INT(h->n_install, 0);
+	done(h);
+
+	/* the CRL is not yet valid on the clock given */
+	h = fresh(82, KEEL_AUTH_CERT);
+	h->cfg.crl = other;
+	h->cfg.crl_len = (ptrdiff_t)other_len;
+	h->cfg.now_wall_s = 1796083200; /* 2026-12-01, before the CRL's thisUpdate */
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_FAILED);
+	CHECK(has(h->text, "no valid CRL from the CA of"));
+	done(h);
+
+	/* through the intermediate CA, which has no CRL here: revocation unknown */
+	h = fresh(83, KEEL_AUTH_CERT);
+	set_gw_cert(&h->gw, "gw-ecdsa.key", "gw-ecdsa.pem", "int.pem");
+	h->cfg.crl = other;
+	h->cfg.crl_len = (ptrdiff_t)other_len;
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_FAILED);
+	CHECK_INT(h->reason, KEEL_REASON_CERT_UNTRUSTED);
+	CHECK(has(h->text, "no valid CRL from the CA of") && has(h->text, "gw.keel.test"));
+	done(h);
+
+	/* not a CRL: refused before anything is sent */
+	char why[256];
+	h = fresh(84, KEEL_AUTH_CERT);
+	h->cfg.crl = (const uint8_t *)"junk";
+	h->cfg.crl_len = 4;
+	CHECK_INT(keel_sa_new(&h->cfg, &h->env, &h->sa), KEEL_ERR_MALFORMED);
+	CHECK_INT(keel_config_check(&h->cfg, why, sizeof(why)), KEEL_ERR_MALFORMED);
+	CHECK(has(why, "revocation list (crl)"));
+	done(h);
+	free(other);
+	free(revoked);
+}
+
 static void test_key_passphrase(void)
 {
 	char why[256];
@@ -1314,6 +1376,7 @@ int main(void)
 	test_cert_ecdsa();
 	test_cert_ed25519();
 	test_cert_refused();
+	test_cert_crl();
 	test_key_passphrase();
 	test_config();
 	test_eap_mschapv2();

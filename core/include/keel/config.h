@@ -238,12 +238,22 @@ struct keel_config {
 	 * gateway sent, in its subjectAltName (DNS, IP, email) or else its
 	 * subject DN. When the gateway's IDr differs from remote_id, the
 	 * certificate must name both.
+	 *
+	 * crl / crl_len: certificate revocation lists (PEM with one or more
+	 * X509 CRL blocks, or one DER CRL; RFC 5280 §5), optional. Given, every
+	 * certificate of the gateway's chain is checked against them and each
+	 * CA of the chain must have a CRL there that is valid at now_wall_s and
+	 * signed by it: a revoked certificate fails (KEEL_REASON_CERT_UNTRUSTED,
+	 * "... has been revoked"), and so does one whose CA has no CRL (Keel
+	 * does not fetch CRLs or ask OCSP servers).
 	 */
 	const uint8_t *ca;
 	ptrdiff_t ca_len;
 	bool use_system_ca;
 	const uint8_t *system_ca;
 	ptrdiff_t system_ca_len;
+	const uint8_t *crl;
+	ptrdiff_t crl_len;
 	int64_t now_wall_s;
 
 	/*

@@ -119,6 +119,8 @@ struct keel_profile {
 	char *certificate;
 	char *private_key;
 	char *ca;
+	/* crl: certificate revocation lists for the gateway's chain */
+	char *crl;
 	/* eap-only: offer EAP-only authentication (RFC 5998); default no */
 	bool eap_only;
 };
