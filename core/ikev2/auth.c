@@ -269,11 +269,15 @@ void keel_cert_failure_text(const struct keel_x509_verdict *v, char *buf, size_t
 		return;
 	case KEEL_X509_EXPIRED:
 	case KEEL_X509_NOT_YET_VALID:
-		snprintf(buf, cap, "%s %s (%s): %s; check the clock",
+	case KEEL_X509_REVOKED:
+		snprintf(buf, cap, "%s %s (%s): %s%s",
 		         v->depth > 0 ? "a CA certificate of the gateway's chain"
 		                      : "the gateway's certificate",
-		         v->result == KEEL_X509_EXPIRED ? "has expired" : "is not yet valid",
-		         v->subject, v->detail);
+		         v->result == KEEL_X509_EXPIRED   ? "has expired"
+		         : v->result == KEEL_X509_REVOKED ? "has been revoked"
+		                                          : "is not yet valid",
+		         v->subject, v->detail,
+		         v->result == KEEL_X509_REVOKED ? "" : "; check the clock");
 		return;
 	case KEEL_X509_UNKNOWN_CA:
 		snprintf(buf, cap,
@@ -287,12 +291,6 @@ void keel_cert_failure_text(const struct keel_x509_verdict *v, char *buf, size_t
 		return;
 	case KEEL_X509_NO_CERT:
 		snprintf(buf, cap, "the gateway sent no certificate");
-		return;
-	case KEEL_X509_REVOKED:
-		snprintf(buf, cap, "%s has been revoked (%s: %s)",
-		         v->depth > 0 ? "a CA certificate of the gateway's chain"
-		                      : "the gateway's certificate",
-		         v->subject, v->detail);
 		return;
 	case KEEL_X509_REVOCATION_UNKNOWN:
 		snprintf(buf, cap,
