@@ -37,21 +37,8 @@ export KEEL_LAB_PKI=$pki_dir
 
 # cert_profile KEYFILE: auth = cert with the lab PKI's alice and CA.
 cert_profile() {
-	{
-		echo "[connection]"
-		echo "gateway = $LAB_GW_ADDR"
-		echo "auth = cert"
-		echo "local-id = ${LAB_VAR[CLIENT_ID]}"
-		echo "remote-id = ${LAB_VAR[GW_ID]}"
-		echo "ike-proposals = ${LAB_VAR[IKE_PROPOSALS]}"
-		echo "esp-proposals = ${LAB_VAR[ESP_PROPOSALS]}"
-		echo "remote-ts = ${LAB_VAR[REMOTE_TS]}"
-		echo "datapath = tun"
-		echo "[auth]"
-		echo "certificate = $LAB_RUN/pki/alice.pem"
-		echo "private-key = $1"
-		echo "ca = $LAB_RUN/pki/ca.pem"
-	} >"$KEEL_PROFILE"
+	KEEL_DATAPATH=tun keel_profile_auth cert "[auth]" "certificate = $LAB_RUN/pki/alice.pem" \
+		"private-key = $1" "ca = $LAB_RUN/pki/ca.pem"
 }
 
 # passphrase_secrets [PASSPHRASE]: the secrets file (without one: an empty group).

@@ -13,6 +13,8 @@
 #   keel_profile_scenario AUTH [LINE...]  keel_profile_auth with an IKEv1 group name as
 #                                a key ID and, for xauth-psk, the scenario's XAUTH user
 #   keel_secrets PSK [PASSWORD]  writes $KEEL_SECRETS (mode 0600)
+#   keel_secrets_scenario AUTH   keel_secrets with the scenario's PSK (and XAUTH password
+#                                for xauth-psk)
 #   keel_start [ARGS...]         keel connect in the client namespace, in the background
 #   keel_wait_up SECONDS         until "tunnel up" (fails early if keel exits)
 #   keel_wait_exit SECONDS       until keel has exited; its status in KEEL_RC
@@ -123,6 +125,16 @@ keel_secrets() {
 			printf 'password = %s\n' "$2" >>"$KEEL_SECRETS"
 		fi
 	)
+}
+
+# keel_secrets_scenario AUTH: the scenario's PSK, and for auth = xauth-psk
+# its XAUTH password, as keel_profile_scenario AUTH asks for them.
+keel_secrets_scenario() {
+	if [ "$1" = xauth-psk ]; then
+		keel_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
+	else
+		keel_secrets "${LAB_VAR[PSK]}"
+	fi
 }
 
 # keel_start [ARGS...]: `ip netns exec` execs keel itself, so $! is keel's PID.

@@ -63,12 +63,9 @@ if ! grep -q ESTABLISHED <<<"$sas" || ! grep -q INSTALLED <<<"$sas"; then
 	keel_fail "no SAs at the gateway: $sas"
 fi
 grep -q "$ike_spi" <<<"$sas" && keel_fail "the gateway still uses the first IKE SA ($ike_spi): $sas"
-last=$(sed -n 's/.*ESP SAs \([0-9a-f]*\)_i \([0-9a-f]*\)_o in the data path.*/\1 \2/p' "$KEEL_LOG" | tail -n 1)
-read -r spi_in spi_out <<<"$last"
-# the gateway's inbound SPI is keel's outbound one, and the other way round
-if ! grep -Eq "in  +${spi_out}[ ,]" <<<"$sas" || ! grep -Eq "out +${spi_in}[ ,]" <<<"$sas"; then
+read -r spi_in spi_out <<<"$(keel_child_spis)"
+keel_gw_has_child "$spi_in" "$spi_out" "$sas" ||
 	keel_fail "the gateway's CHILD SA is not keel's newest ($spi_in/$spi_out): $sas"
-fi
 
 keel_stop 10
 [ "$KEEL_RC" = 0 ] || keel_fail "keel exited with $KEEL_RC after SIGINT, not 0"

@@ -12,6 +12,8 @@
 #   lab_initiator             start a strongSwan initiator in the client namespace
 #   lab_swanctl ROLE ARGS...  swanctl against ROLE's daemon (gw or cli)
 #   lab_wait SECONDS CMD...   poll CMD until it succeeds, at most SECONDS
+#   lab_strongswan_up NAME [nat]  a lab, NAME's gateway and strongSwan initiator, tunnel up
+#   lab_xfrm_sas NS PROTO     the ESP or AH SAs in NS's kernel, with their packet counters
 #   lab_down                  kill what we started, delete namespaces, run dir
 #   lab_clean_stale           remove namespaces of earlier runs whose owner died
 #
@@ -476,6 +478,69 @@ lab_sa_up() {
 	local out
 	out=$(lab_swanctl "$1" --list-sas 2>/dev/null) || return 1
 	grep -q ESTABLISHED <<<"$out" && grep -q INSTALLED <<<"$out"
+}
+
+# lab_strongswan_up SCENARIO [nat]: a new lab (lab_init [nat]; the KEEL_LAB_*
+# settings apply) with SCENARIO's gateway and the strongSwan initiator, the
+# tunnel up: the client's virtual IP in LAB_CLIENT_VIP, the gateway's CHILD
+# SA installed; with KEEL_LAB_KERNEL_ESP=1, no kernel-libipsec at the
+# gateway. Otherwise returns 1 with the reason in LAB_ERROR.
+lab_strongswan_up() {
+	LAB_ERROR=''
+	LAB_CLIENT_VIP=''
+	lab_init "${2:-}"
+	lab_scenario "$1"
+	lab_net_up
+	lab_gateway
+	if [ "${KEEL_LAB_KERNEL_ESP:-}" = 1 ] && grep -q kernel-libipsec "$LAB_RUN/gw/strongswan.conf"; then
+		LAB_ERROR="kernel-libipsec is loaded"
+		return 1
+	fi
+	lab_initiator
+	lab_initiate 30 || { LAB_ERROR="swanctl --initiate failed"; return 1; }
+	lab_wait 10 lab_client_vip >/dev/null || {
+		LAB_ERROR="the client got no 100.64.0.x virtual IP"
+		return 1
+	}
+	LAB_CLIENT_VIP=$(lab_client_vip)
+	lab_wait 10 lab_sa_up gw || { LAB_ERROR="the gateway reports no installed CHILD_SA"; return 1; }
+}
+
+# lab_xfrm_sas NS PROTO: the SAs of PROTO (esp, ah) in NS's kernel, read from
+# one `ip -s xfrm state list` by bash alone (process starts are slow in the
+# kernel tests' guest). Sets
+#   LAB_XFRM_STATES  the listing itself, for messages
+#   LAB_XFRM_SAS     one "SPI REQID PACKETS ENCAP" per SA of PROTO, in the
+#                    listing's order: SPI and REQID in hex as ip prints them
+#                    (0x...), PACKETS counted so far ("-" if not shown),
+#                    ENCAP "espinudp:SPORT:DPORT" or "-"
+#   LAB_XFRM_OTHER   how many SAs of another protocol there are
+# Returns 1 when ip fails.
+lab_xfrm_sas() {
+	local ns=$1 proto=$2 line cur=-1 spi reqid pk encap
+	LAB_XFRM_SAS=() LAB_XFRM_OTHER=0
+	LAB_XFRM_STATES=$(ip -n "$ns" -s xfrm state list) || return 1
+	while IFS= read -r line; do
+		# "proto esp spi 0xc402b037(3288510519) reqid 1261600769(0x4b328001) mode tunnel"
+		if [[ $line =~ ^[[:space:]]*proto\ ([^ ]+)\ spi\ (0x[0-9a-f]+).*\ reqid\ [0-9]+\ ?\((0x[0-9a-f]+)\) ]]; then
+			cur=-1
+			if [ "${BASH_REMATCH[1]}" = "$proto" ]; then
+				cur=${#LAB_XFRM_SAS[@]}
+				LAB_XFRM_SAS+=("${BASH_REMATCH[2]} ${BASH_REMATCH[3]} - -")
+			else
+				LAB_XFRM_OTHER=$((LAB_XFRM_OTHER + 1))
+			fi
+		elif [ "$cur" -lt 0 ]; then
+			continue
+		elif [[ $line =~ ^[[:space:]]*encap\ type\ espinudp\ sport\ ([0-9]+)\ dport\ ([0-9]+) ]]; then
+			read -r spi reqid pk encap <<<"${LAB_XFRM_SAS[cur]}"
+			LAB_XFRM_SAS[cur]="$spi $reqid $pk espinudp:${BASH_REMATCH[1]}:${BASH_REMATCH[2]}"
+		# "lifetime current:" is followed by "NNN(bytes), MMM(packets)"
+		elif [[ $line =~ \ ([0-9]+)\(packets\) ]]; then
+			read -r spi reqid pk encap <<<"${LAB_XFRM_SAS[cur]}"
+			LAB_XFRM_SAS[cur]="$spi $reqid ${BASH_REMATCH[1]} $encap"
+		fi
+	done <<<"$LAB_XFRM_STATES"
 }
 
 _lab_kill_pid() {

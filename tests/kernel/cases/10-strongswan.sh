@@ -24,21 +24,21 @@ fail() {
 	exit 1
 }
 
-# check_states ROLE NS ENCAP: the ESP SAs in NS, seen by iproute2 (one
-# process: the counting is bash's own, process starts are slow here)
+# check_states ROLE NS ENCAP: the ESP SAs in NS, seen by iproute2
 check_states() {
-	local role=$1 ns=$2 encap=$3 states line n_esp=0 n_encap=0 min_pk=
-	states=$(ip -n "$ns" -s xfrm state list) || fail "ip xfrm state in $role"
-	while IFS= read -r line; do
-		[[ $line =~ ^[[:space:]]*proto\ esp\ spi ]] && n_esp=$((n_esp + 1))
-		[[ $line == *"encap type espinudp sport 4500 dport 4500"* ]] && n_encap=$((n_encap + 1))
-		# "lifetime current:" is followed by "NNN(bytes), MMM(packets)"
-		if [[ $line =~ \ ([0-9]+)\(packets\) ]]; then
-			local pk=${BASH_REMATCH[1]}
-			if [ -z "$min_pk" ] || [ "$pk" -lt "$min_pk" ]; then min_pk=$pk; fi
+	local role=$1 ns=$2 encap=$3 states sa pk sa_encap n_esp n_encap=0 min_pk=
+	lab_xfrm_sas "$ns" esp || fail "ip xfrm state in $role"
+	states=$LAB_XFRM_STATES
+	n_esp=${#LAB_XFRM_SAS[@]}
+	for sa in "${LAB_XFRM_SAS[@]}"; do
+		read -r _ _ pk sa_encap <<<"$sa"
+		[ "$sa_encap" = espinudp:4500:4500 ] && n_encap=$((n_encap + 1))
+		if [ "$pk" != - ] && { [ -z "$min_pk" ] || [ "$pk" -lt "$min_pk" ]; }; then
+			min_pk=$pk
 		fi
-	done <<<"$states"
+	done
 	[ "$n_esp" = 2 ] || fail "$role: $n_esp ESP SAs in the kernel, expected 2: $states"
+	[ "$LAB_XFRM_OTHER" = 0 ] || fail "$role: SAs other than ESP in the kernel: $states"
 	if [ "$encap" = yes ]; then
 		[ "$n_encap" = 2 ] || fail "$role: $n_encap SAs with ESP in UDP, expected 2: $states"
 	else
@@ -55,16 +55,8 @@ run() {
 	local encap=$1 t0 vip
 	t0=$(date +%s%N)
 	export KEEL_LAB_ENCAP=$encap
-	lab_init
-	lab_scenario ikev2-psk
-	lab_net_up
-	lab_gateway
-	grep -q kernel-libipsec "$LAB_RUN/gw/strongswan.conf" && fail "kernel-libipsec is loaded"
-	lab_initiator
-	lab_initiate 30 || fail "swanctl --initiate failed (encap = $encap)"
-	lab_wait 10 lab_client_vip >/dev/null || fail "the client got no 100.64.0.x virtual IP"
-	vip=$(lab_client_vip)
-	lab_wait 10 lab_sa_up gw || fail "the gateway reports no installed CHILD_SA"
+	lab_strongswan_up ikev2-psk || fail "$LAB_ERROR (encap = $encap)"
+	vip=$LAB_CLIENT_VIP
 	ip netns exec "$LAB_NS_CLI" ping -q -n -c 3 -i 0.2 -W 5 -I "$vip" "$LAB_HOST_ADDR" \
 		>"$LAB_RUN/ping.log" 2>&1 || fail "no ping reply through the tunnel: $(cat "$LAB_RUN/ping.log")"
 	grep -q ' 3 received' "$LAB_RUN/ping.log" || fail "lost pings: $(grep received "$LAB_RUN/ping.log")"

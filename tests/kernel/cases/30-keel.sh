@@ -38,31 +38,22 @@ lab_require ping
 # its secrets (with xauth-psk the XAUTH password too).
 kprofile() {
 	KEEL_DATAPATH=xfrm keel_profile_scenario "$@"
-	if [ "$1" = xauth-psk ]; then
-		keel_secrets "${LAB_VAR[PSK]}" "${LAB_VAR[XAUTH_PASSWORD]}"
-	else
-		keel_secrets "${LAB_VAR[PSK]}"
-	fi
+	keel_secrets_scenario "$1"
 }
 
 # sa_view ENCAP: checks the client's SAs (ESP, Keel's reqid, in UDP or
 # not) and prints "SPI:packets ..." sorted, for the counters' comparison.
 sa_view() {
-	local encap=$1 states line n_esp=0 n_keel=0 n_encap=0 spi= out=()
-	states=$(ip -n "$LAB_NS_CLI" -s xfrm state list) || keel_fail "ip xfrm state"
-	while IFS= read -r line; do
-		# "proto esp spi 0x... reqid 1261600769(0x4b328001) mode tunnel"
-		if [[ $line =~ ^[[:space:]]*proto\ esp\ spi\ (0x[0-9a-f]+).*\ reqid\ [0-9]+\ ?\((0x[0-9a-f]+)\) ]]; then
-			n_esp=$((n_esp + 1))
-			spi=${BASH_REMATCH[1]}
-			[[ ${BASH_REMATCH[2]} == 0x4b* ]] && n_keel=$((n_keel + 1))
-		fi
-		[[ $line == *"encap type espinudp "* ]] && n_encap=$((n_encap + 1))
-		if [[ $line =~ \ ([0-9]+)\(packets\) ]] && [ -n "$spi" ]; then
-			out+=("$spi:${BASH_REMATCH[1]}")
-			spi=
-		fi
-	done <<<"$states"
+	local encap=$1 states sa spi reqid pk sa_encap n_esp n_keel=0 n_encap=0 out=()
+	lab_xfrm_sas "$LAB_NS_CLI" esp || keel_fail "ip xfrm state"
+	states=$LAB_XFRM_STATES
+	n_esp=${#LAB_XFRM_SAS[@]}
+	for sa in "${LAB_XFRM_SAS[@]}"; do
+		read -r spi reqid pk sa_encap <<<"$sa"
+		[[ $reqid == 0x4b* ]] && n_keel=$((n_keel + 1))
+		[ "$sa_encap" != - ] && n_encap=$((n_encap + 1))
+		[ "$pk" != - ] && out+=("$spi:$pk")
+	done
 	[ "$n_esp" -ge 2 ] || keel_fail "$n_esp ESP SAs in the client's kernel, expected 2: $states"
 	[ "$n_keel" = "$n_esp" ] || keel_fail "ESP SAs without Keel's reqid: $states"
 	if [ "$encap" = yes ]; then
