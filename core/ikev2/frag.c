@@ -140,6 +140,17 @@ static int open_one(struct keel_sa *sa, struct ike_sa *ike, struct keel_v2_skf *
 	const struct keel_v2_chain *c = &sa->rx.outer.chain;
 	const struct keel_v2_raw_payload *raw = &c->p[c->n - 1];
 	struct keel_v2_payload pl;
+	/* RFC 7383 §2.3, §2.5: fragments are sent only once both sides announced
+	 * IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT. Without that an SKF
+	 * message is invalid: dropped unopened, as any malformed message. */
+	if (!sa->frag_ok) {
+		keel_log(sa, KEEL_LOG_DEBUG,
+		         "dropping a fragment of %s %s %u: fragmentation was not negotiated",
+		         keel_v2_exchange_name(sa->rx.outer.hdr.exchange),
+		         sa->rx.outer.hdr.flags & KEEL_V2_FLAG_RESPONSE ? "response" : "request",
+		         sa->rx.outer.hdr.msg_id);
+		return KEEL_ERR_MALFORMED;
+	}
 	if (keel_v2_payload_decode(raw, &pl) < 0 || keel_v2_skf_verify(&pl.u.skf) < 0)
 		return KEEL_ERR_MALFORMED;
 	*skf = pl.u.skf;

@@ -253,7 +253,8 @@ int keel_msg_open(struct keel_sa *sa, struct ike_sa *ike)
 	rx->unsupported = 0;
 	if (!ike->keyed)
 		return KEEL_ERR_STATE;
-	/* RFC 7383 §2.5: an SKF payload carries one fragment */
+	/* RFC 7383 §2.5: an SKF payload carries one fragment (kept only when
+	 * fragmentation was negotiated, keel_frag_open()) */
 	if (keel_rx_is_fragment(sa))
 		return keel_frag_open(sa, ike);
 	/* RFC 7296 §3.14: SK is the last payload; what precedes it is not protected

@@ -393,10 +393,12 @@ int keel_frag_build(struct keel_sa *sa, struct msg_wr *mw, const struct keel_v2_
 /*
  * The SKF payload that ends sa->rx: authenticates and keeps the fragment;
  * when the message is whole, opens it into sa->rx like keel_msg_open().
- * Returns 0 (whole), KEEL_MSG_PENDING, or KEEL_ERR_AUTH / KEEL_ERR_MALFORMED.
+ * Returns 0 (whole), KEEL_MSG_PENDING, or KEEL_ERR_AUTH / KEEL_ERR_MALFORMED
+ * (also, unopened, when fragmentation was not negotiated: sa->frag_ok).
  */
 int keel_frag_open(struct keel_sa *sa, struct ike_sa *ike);
-/* Authenticates the fragment ending sa->rx without keeping it; *frag_num gets its number. */
+/* Authenticates the fragment ending sa->rx without keeping it; *frag_num gets its
+ * number. KEEL_ERR_MALFORMED, unopened, without sa->frag_ok. */
 int keel_frag_check(struct keel_sa *sa, struct ike_sa *ike, uint16_t *frag_num);
 /* Forgets a reassembly in progress (and frees its buffer when release). */
 void keel_frag_clear(struct keel_sa *sa, bool release);

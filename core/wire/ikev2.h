@@ -125,7 +125,11 @@ enum keel_v2_payload_type {
 	KEEL_V2_PAYLOAD_PS = 54,  /* RFC 8019 */
 };
 
-/* Notify Message Types: 0..16383 errors, 16384..65535 status (RFC 7296 §3.10.1) */
+/*
+ * Notify Message Types: 0..16383 errors, 16384..65535 status (RFC 7296 §3.10.1,
+ * which defines those without a comment; the others name their RFC, as in the
+ * IANA "IKEv2 Notify Message Types" registries).
+ */
 enum keel_v2_notify_type {
 	KEEL_V2_N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
 	KEEL_V2_N_INVALID_IKE_SPI = 4,
@@ -147,8 +151,8 @@ enum keel_v2_notify_type {
 	KEEL_V2_N_USE_ASSIGNED_HOA = 42,        /* RFC 5026 */
 	KEEL_V2_N_TEMPORARY_FAILURE = 43,
 	KEEL_V2_N_CHILD_SA_NOT_FOUND = 44,
-	KEEL_V2_N_INVALID_GROUP_ID = 45,     /* G-IKEv2 */
-	KEEL_V2_N_AUTHORIZATION_FAILED = 46, /* G-IKEv2 */
+	KEEL_V2_N_INVALID_GROUP_ID = 45,     /* G-IKEv2, draft-ietf-ipsecme-g-ikev2 */
+	KEEL_V2_N_AUTHORIZATION_FAILED = 46, /* G-IKEv2, draft-ietf-ipsecme-g-ikev2 */
 	KEEL_V2_N_STATE_NOT_FOUND = 47,      /* RFC 9370 */
 	KEEL_V2_N_TS_MAX_QUEUE = 48,         /* RFC 9611 */
 
@@ -195,24 +199,24 @@ enum keel_v2_notify_type {
 	KEEL_V2_N_SECURE_PASSWORD_METHODS = 16424, /* RFC 6467 */
 	KEEL_V2_N_PSK_PERSIST = 16425,             /* RFC 6631 */
 	KEEL_V2_N_PSK_CONFIRM = 16426,
-	KEEL_V2_N_ERX_SUPPORTED = 16427,   /* RFC 6867 */
-	KEEL_V2_N_IFOM_CAPABILITY = 16428, /* 3GPP TS 24.303 */
-	KEEL_V2_N_SENDER_REQUEST_ID = 16429,
-	KEEL_V2_N_IKEV2_FRAGMENTATION_SUPPORTED = 16430, /* RFC 7383 */
-	KEEL_V2_N_SIGNATURE_HASH_ALGORITHMS = 16431,     /* RFC 7427 */
-	KEEL_V2_N_CLONE_IKE_SA_SUPPORTED = 16432,        /* RFC 7791 */
-	KEEL_V2_N_CLONE_IKE_SA = 16433,
-	KEEL_V2_N_PUZZLE = 16434,  /* RFC 8019 */
-	KEEL_V2_N_USE_PPK = 16435, /* RFC 8784 */
-	KEEL_V2_N_PPK_IDENTITY = 16436,
-	KEEL_V2_N_NO_PPK_AUTH = 16437,
+	KEEL_V2_N_ERX_SUPPORTED = 16427,                   /* RFC 6867 */
+	KEEL_V2_N_IFOM_CAPABILITY = 16428,                 /* 3GPP TS 24.303 */
+	KEEL_V2_N_SENDER_REQUEST_ID = 16429,               /* G-IKEv2, draft-yeung-g-ikev2 */
+	KEEL_V2_N_IKEV2_FRAGMENTATION_SUPPORTED = 16430,   /* RFC 7383 */
+	KEEL_V2_N_SIGNATURE_HASH_ALGORITHMS = 16431,       /* RFC 7427 */
+	KEEL_V2_N_CLONE_IKE_SA_SUPPORTED = 16432,          /* RFC 7791 */
+	KEEL_V2_N_CLONE_IKE_SA = 16433,                    /* RFC 7791 */
+	KEEL_V2_N_PUZZLE = 16434,                          /* RFC 8019 */
+	KEEL_V2_N_USE_PPK = 16435,                         /* RFC 8784 */
+	KEEL_V2_N_PPK_IDENTITY = 16436,                    /* RFC 8784 */
+	KEEL_V2_N_NO_PPK_AUTH = 16437,                     /* RFC 8784 */
 	KEEL_V2_N_INTERMEDIATE_EXCHANGE_SUPPORTED = 16438, /* RFC 9242 */
 	KEEL_V2_N_IP4_ALLOWED = 16439,                     /* RFC 8983 */
-	KEEL_V2_N_IP6_ALLOWED = 16440,
-	KEEL_V2_N_ADDITIONAL_KEY_EXCHANGE = 16441, /* RFC 9370 */
-	KEEL_V2_N_USE_AGGFRAG = 16442,             /* RFC 9347 */
-	KEEL_V2_N_SUPPORTED_AUTH_METHODS = 16443,  /* RFC 9593 */
-	KEEL_V2_N_SA_RESOURCE_INFO = 16444,        /* RFC 9611 */
+	KEEL_V2_N_IP6_ALLOWED = 16440,                     /* RFC 8983 */
+	KEEL_V2_N_ADDITIONAL_KEY_EXCHANGE = 16441,         /* RFC 9370 */
+	KEEL_V2_N_USE_AGGFRAG = 16442,                     /* RFC 9347 */
+	KEEL_V2_N_SUPPORTED_AUTH_METHODS = 16443,          /* RFC 9593 */
+	KEEL_V2_N_SA_RESOURCE_INFO = 16444,                /* RFC 9611 */
 };
 
 #define KEEL_V2_N_ERROR_MAX 16383 /* types up to here are errors */

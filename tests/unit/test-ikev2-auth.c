@@ -7,7 +7,8 @@
  * CERTREQ, intermediate chains, every way the gateway's certificate can be
  * refused, our key's passphrase and PKCS#12; EAP-MSCHAPv2, MD5, GTC, the
  * Nak, EAP-only (RFC 5998) and refused passwords; IKE fragmentation
- * (RFC 7383) both ways with lost, repeated, stale and forged fragments.
+ * (RFC 7383) both ways with lost, repeated, stale and forged fragments, and
+ * fragments refused when IKE_SA_INIT did not negotiate fragmentation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@
 #define MAX_REC  512
 #define MAX_ANS  128
 
+#define MAX_NOTIFY 12
+
 struct rec {
 	uint8_t exchange;
 	uint32_t msg_id;
@@ -42,6 +45,8 @@ struct rec {
 	size_t len;
 	bool natt;
 	bool skf;
+	uint16_t notify[MAX_NOTIFY]; /* Notify Message Types, as on the wire */
+	size_t n_notify;
 };
 
 struct h {
@@ -211,6 +216,39 @@ static void secret_check(struct h *h, const char *text)
 		h->leak = true;
 }
 
+/*
+ * The Notify Message Types of one of the engine's messages, read from the
+ * bytes rather than through the codec's names: RFC 7296 §3.10, a Notify
+ * payload (type 41) starts with Protocol ID, SPI Size and the 2-octet type.
+ * An SK payload is opened with the gateway's keys.
+ */
+static void rec_notifies(struct h *h, const uint8_t *data, size_t len, const struct keel_v2_msg *m,
+                         struct rec *r)
+{
+	static uint8_t buf[65536];
+	static struct keel_v2_chain inner;
+	const struct keel_v2_chain *c = &m->chain;
+	if (c->n > 0 && c->p[c->n - 1].type == KEEL_V2_PAYLOAD_SK) {
+		struct gw_ike *ike = gw_find_ike(&h->gw, &m->hdr);
+		uint8_t *plain;
+		size_t plain_len;
+		if (!ike || len > sizeof(buf))
+			return;
+		memcpy(buf, data, len);
+		if (keel_sk_open(&ike->sk, buf, len, c->p[c->n - 1].off, &plain, &plain_len) < 0)
+			return;
+		struct keel_rd rd = keel_rd_init(plain, plain_len);
+		if (keel_v2_chain_decode(&rd, c->p[c->n - 1].next, KEEL_V2_CHAIN_INNER, &inner) < 0)
+			return;
+		c = &inner;
+	}
+	for (size_t i = 0; i < c->n && r->n_notify < MAX_NOTIFY; i++) {
+		const struct keel_v2_raw_payload *p = &c->p[i];
+		if (p->type == 41 && p->body.len >= 4)
+			r->notify[r->n_notify++] = (uint16_t)(p->body.p[2] << 8 | p->body.p[3]);
+	}
+}
+
 static void record(struct h *h, const struct keel_out *o)
 {
 	switch (o->kind) {
@@ -222,6 +260,7 @@ static void record(struct h *h, const struct keel_out *o)
 			r.msg_id = m.hdr.msg_id;
 			r.response = (m.hdr.flags & KEEL_V2_FLAG_RESPONSE) != 0;
 			r.skf = m.chain.n && m.chain.p[m.chain.n - 1].type == KEEL_V2_PAYLOAD_SKF;
+			rec_notifies(h, o->u.dgram.data, (size_t)o->u.dgram.len, &m, &r);
 		}
 		if (h->n_dgram < MAX_REC)
 			h->dgram[h->n_dgram++] = r;
@@ -1251,7 +1290,8 @@ static void test_frag_lost(void)
 	done(h);
 }
 
-/* Opens the gateway's fragment f with our keys: its plaintext into out. */
+/* Opens the gateway's message f (SK, or one SKF fragment) with our keys: its plaintext
+ * into out, the first inner payload type (if it carries one) into *first. */
 static size_t open_frag(struct h *h, const uint8_t *f, size_t len, uint8_t *first, uint8_t *out)
 {
 	static struct keel_v2_msg m;
@@ -1265,11 +1305,11 @@ static size_t open_frag(struct h *h, const uint8_t *f, size_t len, uint8_t *firs
 	memcpy(buf, f, len);
 	CHECK_INT(keel_v2_msg_decode(buf, len, &m), 0);
 	const struct keel_v2_raw_payload *raw = &m.chain.p[m.chain.n - 1];
-	if (raw->type == KEEL_V2_PAYLOAD_SKF && raw->next)
+	if (raw->next)
 		*first = raw->next;
-	CHECK_INT(
-	    keel_sk_open_payload(&sk, buf, len, raw->off, KEEL_V2_SKF_HDR_LEN, &plain, &plain_len),
-	    0);
+	size_t hdr_len =
+	    raw->type == KEEL_V2_PAYLOAD_SKF ? KEEL_V2_SKF_HDR_LEN : KEEL_V2_GENERIC_HDR_LEN;
+	CHECK_INT(keel_sk_open_payload(&sk, buf, len, raw->off, hdr_len, &plain, &plain_len), 0);
 	memcpy(out, plain, plain_len);
 	keel_sk_clear(&sk);
 	return plain_len;
@@ -1368,6 +1408,226 @@ static void test_frag_reassembly(void)
 	done(h);
 }
 
+/* Pops what the engine queued; returns how many datagrams. */
+static size_t drain(struct h *h)
+{
+	size_t before = h->n_dgram;
+	struct keel_out o;
+	while (keel_sa_pop(h->sa, &o))
+		record(h, &o);
+	return h->n_dgram - before;
+}
+
+/*
+ * RFC 7383 §2.3, §2.5: fragments only once both sides announced
+ * IKEV2_FRAGMENTATION_SUPPORTED. Otherwise an SKF message is invalid and
+ * dropped, even one authentic under the real keys, with no state change;
+ * the exchange completes with the gateway's whole answer.
+ */
+static void frag_unnegotiated(uint64_t seed, bool gw_announces)
+{
+	static uint8_t inner[65536], frags[GW_MAX_FRAGS][GW_FRAG_LEN];
+	static size_t frags_len[GW_MAX_FRAGS];
+	size_t max;
+	struct h *h = fresh(seed, KEEL_AUTH_CERT);
+	if (gw_announces) {
+		h->cfg.fragmentation = false;
+		h->gw.frag = true;
+		h->gw.frag_limit = 700;
+	} /* else we announce it and the gateway does not */
+	h->hold = true;
+	CHECK_INT(keel_sa_new(&h->cfg, &h->env, &h->sa), 0);
+	CHECK_INT(keel_sa_start(h->sa, 0), 0);
+	pump(h);
+	CHECK_INT(h->n_held, 1);
+	h->n_held = 0;
+	deliver(h, h->held[0], h->held_len[0]);
+	pump(h);
+	CHECK_INT(h->gw.saw_frag_supported, !gw_announces);
+	CHECK(!h->gw.frag_on);
+	CHECK_INT(h->n_held, 1); /* the IKE_AUTH answer, whole */
+	CHECK_INT(h->gw.frags_tx, 0);
+	CHECK_INT(auth_dgrams(h, &max), 1);
+
+	/* the same answer cut into fragments under the real keys: each dropped */
+	uint8_t first = 0;
+	size_t inner_len = open_frag(h, h->held[0], h->held_len[0], &first, inner);
+	CHECK(inner_len > 700);
+	CHECK_INT(first, KEEL_V2_PAYLOAD_IDR);
+	struct keel_v2_hdr hdr;
+	CHECK_INT(keel_v2_hdr_decode(h->held[0], h->held_len[0], &hdr), 0);
+	size_t n = gw_make_frags(&h->gw, &h->gw.ike[0].sk, &hdr, first, inner, inner_len, 700,
+	                         frags, frags_len);
+	CHECK(n >= 2);
+	h->logs[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(deliver(h, frags[i], frags_len[i]), KEEL_ERR_MALFORMED);
+	CHECK_INT(drain(h), 0);
+	CHECK(has(h->logs, "fragmentation was not negotiated"));
+	CHECK(!has(h->logs, "reassembled"));
+	CHECK_INT(h->state, KEEL_STATE_AUTHENTICATING);
+	CHECK_INT(h->n_install, 0);
+
+	/* we ask again; the gateway answers again, whole */
+	h->hold = false;
+	run_until(h, 10 * S);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	CHECK_INT(auth_dgrams(h, &max), 2);
+	CHECK_INT(h->gw.n_auth, 1);
+	CHECK(keys_match(h));
+
+	/* a gateway request in fragments: dropped, not answered */
+	struct gw_ike *gi = &h->gw.ike[h->gw.cur];
+	struct keel_v2_hdr rh = {.spi_i = gi->spi_i,
+	                         .spi_r = gi->spi_r,
+	                         .major_version = 2,
+	                         .exchange = KEEL_V2_EXCHANGE_INFORMATIONAL,
+	                         .msg_id = gi->next_req};
+	uint8_t vendor[44] = {0, 0, 0, 44}; /* a Vendor ID payload, the last one */
+	memset(vendor + 4, 'k', 40);
+	n = gw_make_frags(&h->gw, &gi->sk, &rh, KEEL_V2_PAYLOAD_VENDOR, vendor, sizeof(vendor), 90,
+	                  frags, frags_len);
+	CHECK_INT(n, 2);
+	CHECK_INT(deliver(h, frags[1], frags_len[1]), KEEL_ERR_MALFORMED);
+	CHECK_INT(deliver(h, frags[0], frags_len[0]), KEEL_ERR_MALFORMED);
+	CHECK_INT(drain(h), 0);
+	/* the same request (message ID) whole: answered */
+	uint8_t req[2048];
+	size_t req_len = gw_request_info(&h->gw, false, 0, req, sizeof(req));
+	CHECK(req_len > 0);
+	CHECK_INT(deliver(h, req, req_len), 0);
+	CHECK_INT(drain(h), 1);
+	CHECK(h->dgram[h->n_dgram - 1].response);
+	/* its fragment 1 again: no answer (RFC 7383 §2.6.1 applies only when negotiated);
+	 * the whole request again: the same answer (RFC 7296 §2.1) */
+	CHECK_INT(deliver(h, frags[0], frags_len[0]), KEEL_ERR_MALFORMED);
+	CHECK_INT(drain(h), 0);
+	CHECK_INT(deliver(h, req, req_len), 0);
+	CHECK_INT(drain(h), 1);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	done(h);
+}
+
+static void test_frag_unnegotiated(void)
+{
+	frag_unnegotiated(140, false);
+	frag_unnegotiated(141, true);
+}
+
+/* ---- Notify Message Types on the wire ---- */
+
+/* The engine's first message of this exchange and direction, NULL if none. */
+static const struct rec *find_rec(struct h *h, uint8_t exchange, bool response, size_t nth)
+{
+	for (size_t i = 0; i < h->n_dgram; i++)
+		if (h->dgram[i].exchange == exchange && h->dgram[i].response == response &&
+		    nth-- == 0)
+			return &h->dgram[i];
+	return NULL;
+}
+
+static bool rec_has(const struct rec *r, uint16_t type)
+{
+	for (size_t i = 0; r && i < r->n_notify; i++)
+		if (r->notify[i] == type)
+			return true;
+	return false;
+}
+
+/*
+ * The Notify Message Types the engine sends, read off the wire, and the
+ * codec's constants it sends and recognises, against the numbers of the
+ * defining documents: RFC 7296 §3.10.1 (its table as in RFC 5996 §3.10.1,
+ * unchanged), RFC 7383 (16430), RFC 7427 §4 (16431), RFC 5998 §3 (16417).
+ * Exchange types 34..37 are RFC 7296 §3.1's IKE_SA_INIT .. INFORMATIONAL.
+ */
+static void test_notify_numbers(void)
+{
+	/* IKE_SA_INIT: NAT detection, fragmentation, signature hashes; IKE_AUTH:
+	 * INITIAL_CONTACT; a CHILD SA rekey: REKEY_SA */
+	struct h *h = fresh(150, KEEL_AUTH_CERT);
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	const struct rec *r = find_rec(h, 34, false, 0);
+	CHECK(r != NULL);
+	if (r) {
+		CHECK_INT(r->n_notify, 4);
+		CHECK_INT(r->notify[0], 16388); /* NAT_DETECTION_SOURCE_IP */
+		CHECK_INT(r->notify[1], 16389); /* NAT_DETECTION_DESTINATION_IP */
+		CHECK_INT(r->notify[2], 16430); /* IKEV2_FRAGMENTATION_SUPPORTED */
+		CHECK_INT(r->notify[3], 16431); /* SIGNATURE_HASH_ALGORITHMS */
+	}
+	r = find_rec(h, 35, false, 0);
+	CHECK(rec_has(r, 16384)); /* INITIAL_CONTACT */
+	CHECK_INT(keel_sa_rekey(h->sa, KEEL_REKEY_CHILD, 0, h->now), 0);
+	pump(h);
+	CHECK(rec_has(find_rec(h, 36, false, 0), 16393)); /* REKEY_SA */
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	done(h);
+
+	/* the gateway asks for a cookie: it goes back first (RFC 7296 §2.6) */
+	h = fresh(151, KEEL_AUTH_CERT);
+	h->cfg.fragmentation = false;
+	h->gw.want_cookie = true;
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	r = find_rec(h, 34, false, 1);
+	CHECK(r != NULL);
+	if (r) {
+		CHECK_INT(r->n_notify, 4);
+		CHECK_INT(r->notify[0], 16390); /* COOKIE */
+		CHECK_INT(r->notify[1], 16388);
+		CHECK_INT(r->notify[2], 16389);
+		CHECK_INT(r->notify[3], 16431); /* not announcing fragmentation: no 16430 */
+	}
+	done(h);
+
+	/* EAP-only authentication (RFC 5998) */
+	h = fresh(152, KEEL_AUTH_EAP);
+	h->cfg.eap_only = true;
+	h->cfg.ca = NULL;
+	h->cfg.ca_len = 0;
+	h->gw.eap_only_ok = true;
+	CHECK_INT(start(h), 0);
+	CHECK_INT(h->state, KEEL_STATE_ESTABLISHED);
+	CHECK(rec_has(find_rec(h, 35, false, 0), 16417)); /* EAP_ONLY_AUTHENTICATION */
+	done(h);
+
+	/* the constants the engine sends and compares with */
+	static const struct {
+		unsigned keel, value;
+		const char *name;
+	} pins[] = {
+	    {KEEL_V2_N_UNSUPPORTED_CRITICAL_PAYLOAD, 1, "UNSUPPORTED_CRITICAL_PAYLOAD"},
+	    {KEEL_V2_N_INVALID_SYNTAX, 7, "INVALID_SYNTAX"},
+	    {KEEL_V2_N_NO_PROPOSAL_CHOSEN, 14, "NO_PROPOSAL_CHOSEN"},
+	    {KEEL_V2_N_INVALID_KE_PAYLOAD, 17, "INVALID_KE_PAYLOAD"},
+	    {KEEL_V2_N_AUTHENTICATION_FAILED, 24, "AUTHENTICATION_FAILED"},
+	    {KEEL_V2_N_SINGLE_PAIR_REQUIRED, 34, "SINGLE_PAIR_REQUIRED"},
+	    {KEEL_V2_N_NO_ADDITIONAL_SAS, 35, "NO_ADDITIONAL_SAS"},
+	    {KEEL_V2_N_INTERNAL_ADDRESS_FAILURE, 36, "INTERNAL_ADDRESS_FAILURE"},
+	    {KEEL_V2_N_FAILED_CP_REQUIRED, 37, "FAILED_CP_REQUIRED"},
+	    {KEEL_V2_N_TS_UNACCEPTABLE, 38, "TS_UNACCEPTABLE"},
+	    {KEEL_V2_N_TEMPORARY_FAILURE, 43, "TEMPORARY_FAILURE"},
+	    {KEEL_V2_N_CHILD_SA_NOT_FOUND, 44, "CHILD_SA_NOT_FOUND"},
+	    {KEEL_V2_N_INITIAL_CONTACT, 16384, "INITIAL_CONTACT"},
+	    {KEEL_V2_N_NAT_DETECTION_SOURCE_IP, 16388, "NAT_DETECTION_SOURCE_IP"},
+	    {KEEL_V2_N_NAT_DETECTION_DESTINATION_IP, 16389, "NAT_DETECTION_DESTINATION_IP"},
+	    {KEEL_V2_N_COOKIE, 16390, "COOKIE"},
+	    {KEEL_V2_N_USE_TRANSPORT_MODE, 16391, "USE_TRANSPORT_MODE"},
+	    {KEEL_V2_N_REKEY_SA, 16393, "REKEY_SA"},
+	    {KEEL_V2_N_EAP_ONLY_AUTHENTICATION, 16417, "EAP_ONLY_AUTHENTICATION"},
+	    {KEEL_V2_N_IKEV2_FRAGMENTATION_SUPPORTED, 16430, "IKEV2_FRAGMENTATION_SUPPORTED"},
+	    {KEEL_V2_N_SIGNATURE_HASH_ALGORITHMS, 16431, "SIGNATURE_HASH_ALGORITHMS"},
+	};
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		CHECK_INT(pins[i].keel, pins[i].value);
+		CHECK(strcmp(keel_v2_notify_name((uint16_t)pins[i].value), pins[i].name) == 0);
+		/* RFC 7296 §3.10.1: 0..16383 are errors */
+		CHECK_INT(keel_v2_notify_is_error((uint16_t)pins[i].value), pins[i].value <= 16383);
+	}
+}
+
 int main(void)
 {
 	verbose = getenv("KEEL_TEST_VERBOSE") != NULL;
@@ -1386,5 +1646,7 @@ int main(void)
 	test_frag();
 	test_frag_lost();
 	test_frag_reassembly();
+	test_frag_unnegotiated();
+	test_notify_numbers();
 	return check_done();
 }

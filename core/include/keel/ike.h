@@ -327,7 +327,8 @@ int keel_sa_start(struct keel_sa *sa, uint64_t now_ns);
  * Unauthenticated data after IKE_SA_INIT never changes the state. A fragment
  * of a larger message (RFC 7383) is authenticated and kept until the others
  * arrive (0); duplicates are ignored (0), a fragment that contradicts the
- * others is dropped (KEEL_ERR_MALFORMED).
+ * others is dropped (KEEL_ERR_MALFORMED), and so is any fragment when
+ * IKE_SA_INIT did not negotiate fragmentation.
  */
 int keel_sa_recv(struct keel_sa *sa, const struct keel_dgram *in, uint64_t now_ns);
 
