@@ -94,7 +94,6 @@ struct conn {
 	bool tun_up;
 	struct keel_kpath *kp; /* the kernel data path, or NULL */
 	bool kp_up;            /* its first SAs are in */
-	bool rx_request;       /* the message being processed is a request of the gateway's */
 	int vip_ifindex;       /* where the virtual IP and DNS go: the TUN device, or the
 	                          interface towards the gateway */
 	char vip_dev[32];
@@ -541,16 +540,15 @@ static void apply_netcfg(struct conn *c, const struct keel_out_netcfg *n)
 static void child_install_kernel(struct conn *c, const struct keel_out_child_install *ci)
 {
 	const char *proto = ci->protocol == KEEL_PROTO_AH ? "AH" : "ESP";
-	if (keel_kpath_install(c->kp, ci, c->rx_request, keel_now_ns()) < 0) {
+	if (keel_kpath_install(c->kp, ci, keel_now_ns()) < 0) {
 		fail_local(c, "cannot install the %s SAs in the kernel: %s", proto,
 		           keel_kpath_error(c->kp));
 		return;
 	}
 	debug(c, "%s SAs %08" PRIx32 "_i %08" PRIx32 "_o in the kernel%s%s", proto, ci->spi_in,
 	      ci->spi_out, ci->encap ? " (ESP in UDP)" : "",
-	      c->rx_request && ci->rekeyed_child_id
-	          ? "; outbound once the gateway deletes the old pair"
-	          : "");
+	      ci->inbound_first ? "; outbound once the gateway deletes the old pair or confirms"
+	                        : "");
 	c->kp_up = true;
 }
 
@@ -578,7 +576,7 @@ static void child_install(struct conn *c, const struct keel_out_child_install *c
 		return;
 	}
 	/* as on the kernel path: a rekey we answered sends on the new SA once the gateway has it */
-	bool wait = c->rx_request && ci->rekeyed_child_id;
+	bool wait = ci->inbound_first;
 	int rc = wait ? keel_datapath_install_inbound_first(c->dp, ci, keel_now_ns())
 	              : keel_datapath_install(c->dp, ci);
 	if (rc < 0) {
@@ -586,7 +584,8 @@ static void child_install(struct conn *c, const struct keel_out_child_install *c
 		return;
 	}
 	debug(c, "ESP SAs %08" PRIx32 "_i %08" PRIx32 "_o in the data path%s", ci->spi_in,
-	      ci->spi_out, wait ? "; outbound once the gateway deletes the old pair" : "");
+	      ci->spi_out,
+	      wait ? "; outbound once the gateway deletes the old pair or confirms" : "");
 	if (c->tun_up)
 		return;
 	uint32_t ip_hdr = c->gw.family == KEEL_AF_INET ? 20 : 40;
@@ -692,6 +691,20 @@ static void drain(struct conn *c)
 			      o.u.child_remove.spi_in, o.u.child_remove.spi_out,
 			      keel_reason_name(o.u.child_remove.reason));
 			break;
+		case KEEL_OUT_CHILD_ACTIVATE: {
+			const struct keel_out_child_activate *ca = &o.u.child_activate;
+			/* a full ring or a failed XFRM add: the old pair's removal retries */
+			if (c->kp)
+				keel_kpath_activate(c->kp, ca->child_id);
+			else
+				keel_datapath_activate(c->dp, ca->child_id);
+			debug(c,
+			      "%s SAs %08" PRIx32 "_i %08" PRIx32
+			      "_o: outbound now, the gateway has them",
+			      ca->protocol == KEEL_PROTO_AH ? "AH" : "ESP", ca->spi_in,
+			      ca->spi_out);
+			break;
+		}
 		case KEEL_OUT_NETCFG:
 			apply_netcfg(c, &o.u.netcfg);
 			break;
@@ -722,7 +735,6 @@ static void ike_in(void *ctx, const uint8_t *msg, ptrdiff_t len)
 	d.remote.port = IKE_NATT_PORT;
 	if (c->done)
 		return;
-	c->rx_request = keel_kpath_is_request(msg, len);
 	keel_sa_recv(c->sa, &d, keel_now_ns());
 	drain(c);
 }
@@ -738,7 +750,6 @@ static void ike_socket_readable(struct conn *c)
 		}
 		struct keel_dgram d = {
 		    .local = c->local_ike, .remote = c->gw, .data = c->rx, .len = n};
-		c->rx_request = keel_kpath_is_request(c->rx, n);
 		keel_sa_recv(c->sa, &d, keel_now_ns());
 		drain(c);
 	}

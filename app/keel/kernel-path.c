@@ -271,12 +271,6 @@ size_t keel_kpath_pairs(const struct keel_kpath *kp)
 	return kp->n_children;
 }
 
-bool keel_kpath_is_request(const uint8_t *msg, ptrdiff_t len)
-{
-	/* RFC 7296 §3.1: Major Version 2 at byte 17, the Response flag (0x20) in byte 19 */
-	return len >= 28 && msg[17] >> 4 == 2 && !(msg[19] & 0x20);
-}
-
 /* The kept-back outbound SA goes in now. */
 static void activate_waiting(struct keel_kpath *kp)
 {
@@ -285,8 +279,14 @@ static void activate_waiting(struct keel_kpath *kp)
 	kp->waiting_child = kp->waiting_for = 0;
 }
 
+void keel_kpath_activate(struct keel_kpath *kp, uint32_t child_id)
+{
+	if (kp->waiting_child == child_id)
+		activate_waiting(kp);
+}
+
 int keel_kpath_install(struct keel_kpath *kp, const struct keel_out_child_install *ci,
-                       bool answered, uint64_t now_ns)
+                       uint64_t now_ns)
 {
 	if (kp->n_children == kp->cap_children) {
 		size_t cap = kp->cap_children ? 2 * kp->cap_children : 4;
@@ -296,7 +296,7 @@ int keel_kpath_install(struct keel_kpath *kp, const struct keel_out_child_instal
 		kp->children = c;
 		kp->cap_children = cap;
 	}
-	bool wait = answered && ci->rekeyed_child_id;
+	bool wait = ci->inbound_first && ci->rekeyed_child_id;
 	if (wait)
 		activate_waiting(kp); /* one at a time */
 	int rc = wait ? keel_xfrm_install_inbound_first(kp->x, ci) : keel_xfrm_install(kp->x, ci);

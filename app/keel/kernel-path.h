@@ -58,17 +58,16 @@ int keel_kpath_clean_stale(struct keel_kpath *kp, unsigned *n_sa, unsigned *n_po
 int keel_kpath_attach(struct keel_kpath *kp, int ike_fd, int natt_fd, enum keel_af family);
 
 /*
- * answered: the pair comes from a CREATE_CHILD_SA request of the gateway
- * (keel_kpath_is_request() of the message that produced it). A rekey we
- * answered keeps its outbound SA back until the gateway deletes the pair it
- * replaces, or for ANSWERED_REKEY_WAIT_NS at most
+ * A pair installed inbound first (ci->inbound_first: a rekey the gateway
+ * started) keeps its outbound SA back until keel_kpath_activate(), the
+ * removal of the pair it replaces, or KEEL_ANSWERED_REKEY_WAIT_NS at most
  * (keel_xfrm_install_inbound_first()).
  */
 int keel_kpath_install(struct keel_kpath *kp, const struct keel_out_child_install *ci,
-                       bool answered, uint64_t now_ns);
+                       uint64_t now_ns);
 
-/* Whether msg is an IKEv2 request (RFC 7296 §3.1: the Response flag clear). */
-bool keel_kpath_is_request(const uint8_t *msg, ptrdiff_t len);
+/* KEEL_OUT_CHILD_ACTIVATE: the outbound SA kept back for child_id goes in (if it waits). */
+void keel_kpath_activate(struct keel_kpath *kp, uint32_t child_id);
 /* Reads the pair's counters into the totals, then removes it. */
 int keel_kpath_remove(struct keel_kpath *kp, const struct keel_out_child_remove *cr);
 int keel_kpath_remove_all(struct keel_kpath *kp);

@@ -1169,29 +1169,24 @@ out:
 
 ptrdiff_t keel_sig_v1_max_len(const struct keel_privkey *key)
 {
-	return EVP_PKEY_get_size(key->pkey);
+	size_t field = ecdsa_field_len(key->type);
+	return field ? (ptrdiff_t)(2 * field) : EVP_PKEY_get_size(key->pkey);
 }
 
-ptrdiff_t keel_sig_v1_sign(const struct keel_privkey *key, const uint8_t *hash, ptrdiff_t hash_len,
-                           uint8_t *out, ptrdiff_t cap)
+/* RFC 2409 §5.1: PKCS#1 type 1 padding of HASH_I itself, no DigestInfo. */
+static ptrdiff_t v1_rsa_sign(EVP_PKEY *pkey, const uint8_t *hash, size_t hash_len, uint8_t *out,
+                             size_t cap)
 {
 	ptrdiff_t rc = KEEL_ERR_CRYPTO;
-	EVP_PKEY_CTX *ctx = NULL;
-	if (key->type != KEEL_KEY_RSA)
-		return KEEL_ERR_UNSUPPORTED;
-	if (!hash || hash_len <= 0 || hash_len > 64 || cap < 0)
-		return KEEL_ERR_INVAL;
-	size_t need = (size_t)EVP_PKEY_get_size(key->pkey);
-	if ((size_t)cap < need)
+	if (cap < (size_t)EVP_PKEY_get_size(pkey))
 		return KEEL_ERR_NOBUF;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-	/* RFC 2409 §5.1: PKCS#1 type 1 padding of HASH_I itself, no DigestInfo:
-	 * no signature digest is set on the context. */
+	/* no signature digest is set on the context */
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (!ctx || EVP_PKEY_sign_init(ctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
 		goto out;
-	size_t out_len = (size_t)cap;
-	if (EVP_PKEY_sign(ctx, out, &out_len, hash, (size_t)hash_len) <= 0)
+	size_t out_len = cap;
+	if (EVP_PKEY_sign(ctx, out, &out_len, hash, hash_len) <= 0)
 		goto out;
 	rc = (ptrdiff_t)out_len;
 out:
@@ -1200,26 +1195,117 @@ out:
 	return rc;
 }
 
-int keel_sig_v1_verify(const struct keel_pubkey *key, const uint8_t *hash, ptrdiff_t hash_len,
-                       const uint8_t *sig, ptrdiff_t sig_len)
+/* ECDSA with HASH_I as the digest (no signature digest on the context), as r | s. */
+static ptrdiff_t v1_ecdsa_sign(EVP_PKEY *pkey, size_t field, const uint8_t *hash, size_t hash_len,
+                               uint8_t *out, size_t cap)
 {
-	int rc = KEEL_ERR_CRYPTO;
-	EVP_PKEY_CTX *ctx = NULL;
-	if (key->type != KEEL_KEY_RSA)
-		return KEEL_ERR_AUTH;
-	if (!hash || hash_len <= 0 || hash_len > 64)
-		return KEEL_ERR_INVAL;
-	if (!sig || sig_len != EVP_PKEY_get_size(key->pkey))
-		return KEEL_ERR_MALFORMED;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-	if (!ctx || EVP_PKEY_verify_init(ctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
+	ptrdiff_t rc = KEEL_ERR_CRYPTO;
+	uint8_t der[160];
+	size_t der_len = sizeof(der);
+	if (cap < 2 * field)
+		return KEEL_ERR_NOBUF;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (!ctx || EVP_PKEY_sign_init(ctx) <= 0 ||
+	    EVP_PKEY_sign(ctx, der, &der_len, hash, hash_len) <= 0)
 		goto out;
-	rc = EVP_PKEY_verify(ctx, sig, (size_t)sig_len, hash, (size_t)hash_len) == 1
-	         ? 0
-	         : KEEL_ERR_AUTH;
+	if ((rc = ecdsa_der_to_rs(der, der_len, field, out)) == 0)
+		rc = (ptrdiff_t)(2 * field);
 out:
 	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();
 	return rc;
+}
+
+ptrdiff_t keel_sig_v1_sign(const struct keel_privkey *key, const uint8_t *hash, ptrdiff_t hash_len,
+                           uint8_t *out, ptrdiff_t cap)
+{
+	if (!hash || hash_len <= 0 || hash_len > 64 || cap < 0)
+		return KEEL_ERR_INVAL;
+	switch (key->type) {
+	case KEEL_KEY_RSA:
+		return v1_rsa_sign(key->pkey, hash, (size_t)hash_len, out, (size_t)cap);
+	case KEEL_KEY_EC_P256:
+	case KEEL_KEY_EC_P384:
+	case KEEL_KEY_EC_P521:
+		return v1_ecdsa_sign(key->pkey, ecdsa_field_len(key->type), hash, (size_t)hash_len,
+		                     out, (size_t)cap);
+	case KEEL_KEY_ED25519:
+	case KEEL_KEY_ED448:
+		break;
+	}
+	return KEEL_ERR_UNSUPPORTED;
+}
+
+static int v1_rsa_verify(EVP_PKEY *pkey, const uint8_t *hash, size_t hash_len, const uint8_t *sig,
+                         size_t sig_len)
+{
+	int rc = KEEL_ERR_CRYPTO;
+	if (sig_len != (size_t)EVP_PKEY_get_size(pkey))
+		return KEEL_ERR_MALFORMED;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (!ctx || EVP_PKEY_verify_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
+		goto out;
+	rc = EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1 ? 0 : KEEL_ERR_AUTH;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * r | s of the curve's length (RFC 4754 §7) over HASH_R as the digest, as
+ * strongSwan signs; failing that, over the method's hash of HASH_R (RFC 4754
+ * §4 read as ECDSA signing HASH_R as its message).
+ */
+static int v1_ecdsa_verify(const struct keel_pubkey *key, const uint8_t *hash, size_t hash_len,
+                           const uint8_t *sig, size_t sig_len)
+{
+	int rc = KEEL_ERR_CRYPTO;
+	size_t field = ecdsa_field_len(key->type), der_len = 0;
+	uint8_t *der = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	if (sig_len != 2 * field)
+		return KEEL_ERR_MALFORMED;
+	if ((rc = ecdsa_rs_to_der(sig, field, &der, &der_len)) < 0)
+		goto out;
+	rc = KEEL_ERR_CRYPTO;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	if (!ctx || EVP_PKEY_verify_init(ctx) <= 0)
+		goto out;
+	if (EVP_PKEY_verify(ctx, der, der_len, hash, hash_len) == 1) {
+		rc = 0;
+		goto out;
+	}
+	enum keel_hash_alg h = key->type == KEEL_KEY_EC_P256   ? KEEL_HASH_SHA2_256
+	                       : key->type == KEEL_KEY_EC_P384 ? KEEL_HASH_SHA2_384
+	                                                       : KEEL_HASH_SHA2_512;
+	struct keel_iov in = {hash, (ptrdiff_t)hash_len};
+	rc = evp_verify(key->pkey, scheme_info(scheme_for(KIND_ECDSA, h)), &in, 1, der, der_len);
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	return rc;
+}
+
+int keel_sig_v1_verify(const struct keel_pubkey *key, const uint8_t *hash, ptrdiff_t hash_len,
+                       const uint8_t *sig, ptrdiff_t sig_len)
+{
+	if (!hash || hash_len <= 0 || hash_len > 64)
+		return KEEL_ERR_INVAL;
+	if (!sig || sig_len <= 0)
+		return KEEL_ERR_MALFORMED;
+	switch (key->type) {
+	case KEEL_KEY_RSA:
+		return v1_rsa_verify(key->pkey, hash, (size_t)hash_len, sig, (size_t)sig_len);
+	case KEEL_KEY_EC_P256:
+	case KEEL_KEY_EC_P384:
+	case KEEL_KEY_EC_P521:
+		return v1_ecdsa_verify(key, hash, (size_t)hash_len, sig, (size_t)sig_len);
+	case KEEL_KEY_ED25519:
+	case KEEL_KEY_ED448:
+		break;
+	}
+	return KEEL_ERR_AUTH;
 }

@@ -11,8 +11,10 @@
  *    and Ed25519/Ed448 (RFC 8420).
  *  - The SIGNATURE_HASH_ALGORITHMS notify (RFC 7427 §4).
  *  - IKEv1 signatures of HASH_I / HASH_R (RFC 2409 §5.1): RSA PKCS#1 v1.5
- *    without DigestInfo. (IKEv1 ECDSA is not done: implementations differ on
- *    whether HASH_I is hashed again before signing.)
+ *    without DigestInfo, and ECDSA (methods 9/10/11, RFC 4754) as r | s.
+ *    Implementations differ on whether HASH_I is hashed again before ECDSA
+ *    signs it: Keel signs HASH_I itself as the digest, as strongSwan does
+ *    (the one IKEv1 ECDSA peer it is tested against), and accepts either.
  *
  * Keys are loaded from bytes the platform read (PEM or DER; PKCS#8, encrypted
  * PKCS#8, the traditional RSA/EC forms and their PEM encryption); PKCS#12 is
@@ -236,15 +238,25 @@ int keel_sig_parse_algorithm_id(const uint8_t *der, ptrdiff_t len, enum keel_sig
 ptrdiff_t keel_sig_v1_max_len(const struct keel_privkey *key);
 
 /*
- * SIG_I / SIG_R over HASH_I / HASH_R (hash, hash_len bytes, 1..64): the RSA
+ * SIG_I / SIG_R over HASH_I / HASH_R (hash, hash_len bytes, 1..64). An RSA
  * key signs the hash as it is with PKCS#1 v1.5 type 1 padding and no
- * DigestInfo. Returns the signature length. Errors: KEEL_ERR_UNSUPPORTED
- * (not an RSA key), KEEL_ERR_INVAL, KEEL_ERR_NOBUF, KEEL_ERR_CRYPTO.
+ * DigestInfo (RFC 2409 §5.1); an ECDSA P-256/P-384/P-521 key signs it as
+ * the digest (no second hash, truncated to the curve order as ECDSA does)
+ * and writes r | s, each as long as the curve's field (RFC 4754 §7).
+ * Which key fits which IKEv1 authentication method is the caller's check.
+ * Returns the signature length. Errors: KEEL_ERR_UNSUPPORTED (an EdDSA
+ * key), KEEL_ERR_INVAL, KEEL_ERR_NOBUF, KEEL_ERR_CRYPTO.
  */
 ptrdiff_t keel_sig_v1_sign(const struct keel_privkey *key, const uint8_t *hash, ptrdiff_t hash_len,
                            uint8_t *out, ptrdiff_t cap);
 
-/* The check of keel_sig_v1_sign()'s signatures: 0, KEEL_ERR_AUTH, KEEL_ERR_MALFORMED. */
+/*
+ * The check of keel_sig_v1_sign()'s signatures: 0, KEEL_ERR_AUTH (a bad
+ * signature, an EdDSA key), KEEL_ERR_MALFORMED (not the key's length: the
+ * RSA modulus, or r | s of the curve). With an ECDSA key, a signature of the
+ * curve's hash of HASH_R (SHA-256/384/512, RFC 4754 §4 read literally) is
+ * accepted too.
+ */
 int keel_sig_v1_verify(const struct keel_pubkey *key, const uint8_t *hash, ptrdiff_t hash_len,
                        const uint8_t *sig, ptrdiff_t sig_len);
 

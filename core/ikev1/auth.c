@@ -3,10 +3,13 @@
  * How each side proves itself at the end of phase 1:
  *
  *   PSK      HASH_I / HASH_R (RFC 2409 §5), SKEYID from the pre-shared key
- *   SIG      RFC 2409 §5.1: CERT payloads and SIG_I / SIG_R, the RSA
- *            signature (PKCS#1 v1.5, no DigestInfo) of HASH_I / HASH_R,
- *            SKEYID = prf(Ni_b | Nr_b, g^xy); with XAUTH the method is
- *            XAUTHInitRSA and the gateway asks for a login afterwards
+ *   SIG      RFC 2409 §5.1: CERT payloads and SIG_I / SIG_R, the
+ *            signature of HASH_I / HASH_R, SKEYID = prf(Ni_b | Nr_b, g^xy):
+ *            RSA (method 3, PKCS#1 v1.5, no DigestInfo) or ECDSA on the
+ *            curve the method names (RFC 4754: 9 P-256, 10 P-384, 11 P-521);
+ *            we propose the method of our key, and both sides sign with it;
+ *            with XAUTH the method is XAUTHInitRSA (there is no ECDSA form)
+ *            and the gateway asks for a login afterwards
  *   HYBRID   draft-ietf-ipsec-isakmp-hybrid-auth-05: SKEYID as for
  *            signatures, the gateway sends CERT and SIG_R, we send HASH_I
  *            alone and prove ourselves with XAUTH
@@ -24,17 +27,94 @@
 
 #include "ikev1/sa.h"
 
+/* The signature method of a key (RFC 2409 §5.1, RFC 4754 §3), 0 for none. */
+static uint16_t sig_method_of(enum keel_key_type t)
+{
+	switch (t) {
+	case KEEL_KEY_RSA:
+		return KEEL_V1_AUTH_RSA_SIG;
+	case KEEL_KEY_EC_P256:
+		return KEEL_V1_AUTH_ECDSA_256;
+	case KEEL_KEY_EC_P384:
+		return KEEL_V1_AUTH_ECDSA_384;
+	case KEEL_KEY_EC_P521:
+		return KEEL_V1_AUTH_ECDSA_521;
+	case KEEL_KEY_ED25519:
+	case KEEL_KEY_ED448:
+		break;
+	}
+	return 0;
+}
+
+/* Whether a key signs for method: the RSA methods take RSA, RFC 4754 §3 names the curve. */
+static bool key_fits(uint16_t method, enum keel_key_type t)
+{
+	switch (method) {
+	case KEEL_V1_AUTH_RSA_SIG:
+	case KEEL_V1_AUTH_XAUTH_INIT_RSA:
+	case KEEL_V1_AUTH_HYBRID_INIT_RSA:
+		return t == KEEL_KEY_RSA;
+	default:
+		return sig_method_of(t) == method;
+	}
+}
+
+/* How the log and refusals name a signature method. */
+static const char *method_text(uint16_t method)
+{
+	switch (method) {
+	case KEEL_V1_AUTH_ECDSA_256:
+		return "ECDSA with SHA-256 on P-256";
+	case KEEL_V1_AUTH_ECDSA_384:
+		return "ECDSA with SHA-384 on P-384";
+	case KEEL_V1_AUTH_ECDSA_521:
+		return "ECDSA with SHA-512 on P-521";
+	case KEEL_V1_AUTH_XAUTH_INIT_RSA:
+		return "XAUTHInitRSA";
+	case KEEL_V1_AUTH_HYBRID_INIT_RSA:
+		return "HybridInitRSA";
+	default:
+		return "RSA signature authentication";
+	}
+}
+
 uint16_t keel_v1_auth_method(const struct keel_v1sa *sa)
 {
 	switch (sa->auth) {
 	case V1_AUTH_PSK:
 		return sa->opt.xauth ? KEEL_V1_AUTH_XAUTH_INIT_PSK : KEEL_V1_AUTH_PSK;
 	case V1_AUTH_SIG:
-		return sa->opt.xauth ? KEEL_V1_AUTH_XAUTH_INIT_RSA : KEEL_V1_AUTH_RSA_SIG;
+		if (sa->opt.xauth)
+			return KEEL_V1_AUTH_XAUTH_INIT_RSA;
+		/* a key without a method is refused by keel_v1_auth_ready() */
+		return sa->creds.key && sig_method_of(keel_privkey_type(sa->creds.key))
+		           ? sig_method_of(keel_privkey_type(sa->creds.key))
+		           : KEEL_V1_AUTH_RSA_SIG;
 	case V1_AUTH_HYBRID:
 		break;
 	}
 	return KEEL_V1_AUTH_HYBRID_INIT_RSA;
+}
+
+int keel_v1_auth_ready(struct keel_v1sa *sa)
+{
+	if (sa->auth != V1_AUTH_SIG)
+		return 0;
+	enum keel_key_type t = keel_privkey_type(sa->creds.key);
+	uint16_t method = keel_v1_auth_method(sa);
+	if (key_fits(method, t))
+		return 0;
+	if (sa->opt.xauth)
+		keel_v1sa_fail(sa, KEEL_REASON_CONFIG,
+		               "our key is %s: IKEv1 XAUTH with certificates (XAUTHInitRSA) is "
+		               "defined for RSA keys only; use an RSA key, auth = cert, or IKEv2",
+		               keel_key_type_name(t));
+	else
+		keel_v1sa_fail(sa, KEEL_REASON_CONFIG,
+		               "our key is %s: IKEv1 has signature methods for RSA and ECDSA "
+		               "P-256/P-384/P-521 keys only; use such a key or IKEv2",
+		               keel_key_type_name(t));
+	return KEEL_ERR_UNSUPPORTED;
 }
 
 /* With certificates and no local_id, we are our certificate's subject DN (RFC 4945 §3.1.5). */
@@ -61,10 +141,8 @@ int keel_v1_creds_load(struct keel_v1sa *sa, const struct keel_config *cfg)
 	case V1_AUTH_PSK:
 		return 0;
 	case V1_AUTH_SIG:
+		/* whether the key has a method with this profile: keel_v1_auth_ready() */
 		rc = keel_creds_load(cfg, &sa->creds, NULL, 0);
-		/* RFC 2409 §5.1 signatures: Keel signs HASH_I with RSA only */
-		if (rc == 0 && keel_privkey_type(sa->creds.key) != KEEL_KEY_RSA)
-			rc = KEEL_ERR_UNSUPPORTED;
 		break;
 	case V1_AUTH_HYBRID:
 		rc = keel_creds_load_trust(cfg, &sa->creds, NULL, 0);
@@ -162,9 +240,10 @@ int keel_v1_add_proof(struct keel_v1sa *sa, struct v1_p1 *p1, struct keel_v1_enc
 		goto out;
 	}
 	keel_v1_enc_data(e, KEEL_V1_PL_SIG, sig, (size_t)sig_len);
-	keel_v1sa_log(sa, KEEL_LOG_DEBUG,
-	              "signing HASH_I with our %d-bit RSA key, %zu certificates",
-	              keel_privkey_bits(sa->creds.key), keel_certs_count(chain));
+	keel_v1sa_log(
+	    sa, KEEL_LOG_DEBUG, "signing HASH_I with our %d-bit %s key (%s), %zu certificates",
+	    keel_privkey_bits(sa->creds.key), keel_key_type_name(keel_privkey_type(sa->creds.key)),
+	    method_text(p1->xf.auth), keel_certs_count(chain));
 out:
 	OPENSSL_cleanse(hash_i, sizeof(hash_i));
 	free(sig);
@@ -276,16 +355,20 @@ static int check_sig_r(struct keel_v1sa *sa, struct v1_p1 *p1, const struct keel
 			keel_v1sa_fail_delete(sa, reason, "%s", why);
 		goto out;
 	}
-	/* RFC 2409 §5.1: SIG_R is the signature of HASH_R */
+	/* RFC 2409 §5.1: one method for both sides; RFC 4754 §3: an ECDSA method names the
+	 * curve. SIG_R is the signature of HASH_R with it. */
+	enum keel_key_type kt = keel_pubkey_type(key);
+	if (!key_fits(p1->xf.auth, kt)) {
+		keel_v1sa_fail_delete(
+		    sa, KEEL_REASON_PEER_AUTH,
+		    "the gateway's certificate (%s) has an %s key, which does not "
+		    "fit the negotiated authentication method (%s)",
+		    v.subject, keel_key_type_name(kt), method_text(p1->xf.auth));
+		goto out;
+	}
 	if (keel_sig_v1_verify(key, hash_r, (ptrdiff_t)hash_r_len, sig->body, (ptrdiff_t)sig->len) <
 	    0) {
-		if (keel_pubkey_type(key) != KEEL_KEY_RSA)
-			keel_v1sa_fail_delete(
-			    sa, KEEL_REASON_PEER_AUTH,
-			    "the gateway's certificate has a %s key; Keel verifies "
-			    "IKEv1 signatures with RSA keys only",
-			    keel_key_type_name(keel_pubkey_type(key)));
-		else if (p1->aggressive)
+		if (p1->aggressive)
 			keel_v1sa_fail_delete(
 			    sa, KEEL_REASON_PEER_AUTH,
 			    "the gateway's signature (SIG_R) did not verify with the "
@@ -308,9 +391,10 @@ static int check_sig_r(struct keel_v1sa *sa, struct v1_p1 *p1, const struct keel
 		goto out;
 	}
 	keel_v1sa_log(sa, KEEL_LOG_INFO,
-	              "authenticated the gateway \"%s\" with its certificate (%s), RSA "
-	              "signature%s",
-	              gw, v.subject, v.revocation_checked ? "" : "; revocation not checked");
+	              "authenticated the gateway \"%s\" with its certificate (%s), %s signature "
+	              "(%s)%s",
+	              gw, v.subject, keel_key_type_name(kt), method_text(p1->xf.auth),
+	              v.revocation_checked ? "" : "; revocation not checked");
 	rc = 0;
 out:
 	keel_pubkey_free(key);

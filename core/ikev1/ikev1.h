@@ -6,8 +6,9 @@
  *
  * What one connection does, in order:
  *   phase 1    Main Mode (6 messages) or Aggressive Mode (3 messages) with a
- *              pre-shared key (RFC 2409 §5, §5.4), RSA signatures (§5.1:
- *              cfg->auth KEEL_AUTH_CERT; CERT, CERT_REQUEST and SIG payloads)
+ *              pre-shared key (RFC 2409 §5, §5.4), RSA or ECDSA signatures
+ *              (§5.1, RFC 4754: cfg->auth KEEL_AUTH_CERT; CERT, CERT_REQUEST
+ *              and SIG payloads)
  *              or hybrid authentication (cfg->ikev1_hybrid: the gateway
  *              signs, we send HASH_I, draft-ietf-ipsec-isakmp-hybrid-auth-05);
  *              the gateway's certificate is verified as the IKEv2 engine
@@ -63,8 +64,9 @@
  *            PRF from the integrity algorithm); groups 14..21, 31, 32 keep
  *            their numbers (Group Description); every combination of one
  *            proposal becomes one transform, with the authentication method
- *            (PSK 1, XAUTH-PSK 65001, RSA signatures 3, XAUTHInitRSA 65005,
- *            HybridInitRSA 64221) and Life Type seconds + Duration.
+ *            (PSK 1, XAUTH-PSK 65001, RSA signatures 3, ECDSA 9/10/11 by the
+ *            curve of our key, XAUTHInitRSA 65005, HybridInitRSA 64221) and
+ *            Life Type seconds + Duration.
  *            AEAD ciphers have no IKEv1 phase 1 form and are skipped.
  *   ESP      AES-CBC 12, AES-CTR 13, AES-GCM-8/12/16 18/19/20 keep their
  *            numbers as ESP transform IDs with Key Length; integrity
@@ -163,8 +165,10 @@ void keel_v1_options_init(struct keel_v1_options *o);
  * families differ, an unknown mode; certificates, key or CA that do not
  * load, as keel_config_check() says; hybrid without xauth),
  * KEEL_ERR_AUTH (an encrypted key without its passphrase, or a wrong one),
- * KEEL_ERR_UNSUPPORTED (EAP auth, a key other than RSA, no proposal with an
- * IKEv1 form, an unknown PFS group), KEEL_ERR_NOMEM.
+ * KEEL_ERR_UNSUPPORTED (EAP auth, no proposal with an IKEv1 form, an
+ * unknown PFS group), KEEL_ERR_NOMEM. A key with no method for the profile
+ * (ECDSA with XAUTH, EdDSA) fails the SA with its reason when it starts,
+ * before anything is sent.
  */
 int keel_v1sa_new(const struct keel_config *cfg, const struct keel_v1_options *v1,
                   const struct keel_env *env, struct keel_v1sa **out);

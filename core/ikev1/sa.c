@@ -632,7 +632,7 @@ void keel_v1sa_p1_ready(struct keel_v1sa *sa, struct v1_p1 *p1)
 	sa->p1_new = NULL;
 	if (old) {
 		if (sa->qm_peer.active)
-			keel_v1_qm_clear(&sa->qm_peer);
+			keel_v1_quick_peer_drop(sa, "its ISAKMP SA is replaced");
 		keel_v1_info_delete_p1(sa, old);
 		keel_v1sa_p1_free(sa, old);
 	}
@@ -937,6 +937,8 @@ static void schedule(struct keel_v1sa *sa)
 	}
 	if (!sa->established || sa->stopping)
 		return;
+	if (sa->qm_peer.active && sa->qm_peer.wait_ns && now >= sa->qm_peer.wait_ns)
+		keel_v1_quick_peer_drop(sa, "no message 3 in time");
 	for (size_t i = 0; i < V1_MAX_CHILDREN; i++) {
 		struct v1_child *c = &sa->child[i];
 		if (c->state == V1_CHILD_FREE)
@@ -1013,6 +1015,8 @@ uint64_t keel_v1sa_deadline(const struct keel_v1sa *sa)
 		d = min_ns(d, sa->p1_new->wait_ns);
 	if (!sa->established || sa->stopping)
 		return d;
+	if (sa->qm_peer.active)
+		d = min_ns(d, sa->qm_peer.wait_ns);
 	for (size_t i = 0; i < V1_MAX_CHILDREN; i++) {
 		const struct v1_child *c = &sa->child[i];
 		if (c->state == V1_CHILD_FREE)

@@ -169,6 +169,8 @@ enum v1_child_state {
 	V1_CHILD_FREE = 0,
 	V1_CHILD_ACTIVE,
 	V1_CHILD_REKEYING, /* our quick mode replacing it is under way */
+	V1_CHILD_INBOUND,  /* the gateway's quick mode made it: installed inbound first
+	                      at message 2, sending once message 3 comes */
 };
 
 /* A tunnel: one remote network asked for, one CHILD SA at a time (rekeys aside). */
@@ -213,7 +215,9 @@ struct v1_qm {
 	struct keel_ts id_l, id_r;
 	struct v1_algs alg;
 	uint32_t life_s;
-	bool commit;
+	bool commit;       /* the gateway set the commit bit (RFC 2408 §3.1) */
+	uint32_t child_id; /* the gateway's: the pair installed at message 2 */
+	uint64_t wait_ns;  /* the gateway's: its message 3 by then, or that pair goes */
 };
 
 enum v1_req_kind {
@@ -261,7 +265,7 @@ struct v1_frag {
 /* How phase 1 authenticates each side (RFC 2409 §5, the hybrid draft). */
 enum v1_auth {
 	V1_AUTH_PSK = 0, /* both: HASH_I / HASH_R keyed with the pre-shared key */
-	V1_AUTH_SIG,     /* both: RSA signatures of HASH_I / HASH_R, RFC 2409 §5.1 */
+	V1_AUTH_SIG,     /* both: RSA or ECDSA signatures of HASH_I / HASH_R, RFC 2409 §5.1 */
 	V1_AUTH_HYBRID,  /* we: HASH_I, then XAUTH; the gateway: SIG_R */
 };
 
@@ -485,6 +489,9 @@ struct keel_ikev1_auth_params keel_v1_auth_params(const struct v1_p1 *p1);
 uint16_t keel_v1_auth_method(const struct keel_v1sa *sa);
 /* Loads the credentials sa->auth needs (cfg's pointers are borrowed). Errors as keel_v1sa_new(). */
 int keel_v1_creds_load(struct keel_v1sa *sa, const struct keel_config *cfg);
+/* Before phase 1 starts: 0, or our key has no method here (an ECDSA key with XAUTH):
+ * the SA failed with the reason, KEEL_ERR_UNSUPPORTED. */
+int keel_v1_auth_ready(struct keel_v1sa *sa);
 /* CERT_REQUEST payloads naming our CAs (RFC 2408 §3.10); none with a PSK. */
 void keel_v1_add_certreq(struct keel_v1sa *sa, struct keel_v1_enc *e);
 /* Our proof after IDii: HASH_I (PSK, hybrid) or CERTs and SIG_I (RFC 2409 §5.1). */
@@ -530,6 +537,13 @@ int keel_v1_quick_process(struct keel_v1sa *sa, struct v1_p1 *p1);
 int keel_v1_quick_respond(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *x);
 /* The gateway refused our quick mode with this error notify. */
 void keel_v1_quick_refused(struct keel_v1sa *sa, uint16_t type);
+/*
+ * The gateway's quick mode ends without its message 3 (why: for the log):
+ * the pair installed inbound first at message 2 is removed.
+ */
+void keel_v1_quick_peer_drop(struct keel_v1sa *sa, const char *why);
+/* The gateway deletes the pair its quick mode replaces: it has the new pair. */
+void keel_v1_quick_peer_replaced(struct keel_v1sa *sa, struct v1_child *old);
 void keel_v1_qm_clear(struct v1_qm *q);
 struct v1_child *keel_v1_child_find(struct keel_v1sa *sa, uint32_t id);
 struct v1_child *keel_v1_child_by_spi_in(struct keel_v1sa *sa, uint32_t spi);

@@ -316,6 +316,7 @@ static void peer_delete(struct keel_v1sa *sa, struct v1_p1 *p1, const struct kee
 			              "the gateway deleted an unknown CHILD SA");
 			continue;
 		}
+		keel_v1_quick_peer_replaced(sa, c);
 		bool replaced = c->replaced;
 		keel_v1sa_log(sa, replaced ? KEEL_LOG_DEBUG : KEEL_LOG_INFO,
 		              "the gateway deleted CHILD SA %08" PRIx32 "_i %08" PRIx32 "_o",

@@ -294,8 +294,10 @@ static int send_msg1(struct keel_v1sa *sa, struct v1_p1 *p1)
 
 int keel_v1_p1_start(struct keel_v1sa *sa, bool first)
 {
-	struct v1_p1 *p1 = calloc(1, sizeof(*p1));
 	int rc;
+	if (first && (rc = keel_v1_auth_ready(sa)) < 0)
+		return rc; /* nothing sent */
+	struct v1_p1 *p1 = calloc(1, sizeof(*p1));
 	if (!p1)
 		return KEEL_ERR_NOMEM;
 	if (first)

@@ -269,7 +269,14 @@ static int sa_keys(const struct keel_v1sa *sa, struct v1_p1 *p1, const struct v1
 	return keel_ikev1_qm_keys(&p, el, il, encr, integ);
 }
 
-static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_qm *q)
+/*
+ * A new pair for q. inbound_first: the gateway's quick mode, answered but
+ * not yet confirmed by its message 3: the data path receives on the pair at
+ * once and sends on it after the KEEL_OUT_CHILD_ACTIVATE; the tunnel keeps
+ * its current pair until then.
+ */
+static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_qm *q,
+                                bool inbound_first)
 {
 	struct keel_secret *e_in = NULL, *i_in = NULL, *e_out = NULL, *i_out = NULL;
 	struct v1_child *c = NULL;
@@ -286,7 +293,7 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 		goto out;
 	}
 	memset(c, 0, sizeof(*c));
-	c->state = V1_CHILD_ACTIVE;
+	c->state = inbound_first ? V1_CHILD_INBOUND : V1_CHILD_ACTIVE;
 	c->id = sa->next_child_id++;
 	if (sa->next_child_id == 0)
 		sa->next_child_id = 1;
@@ -350,6 +357,7 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	ci->child_id = c->id;
 	ci->reqid = c->reqid;
 	ci->rekeyed_child_id = q->rekey_child;
+	ci->inbound_first = inbound_first;
 	bool ah = sa->child_proto == KEEL_V1_PROTO_AH;
 	ci->protocol = ah ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
 	ci->spi_in = c->spi_in;
@@ -379,7 +387,8 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	ci->n_ts_remote = c->n_ts_r;
 	ci->soft_life_s = c->rekey_ns ? (uint32_t)((c->rekey_ns - sa->now_ns) / V1_NS_PER_S) : 0;
 	ci->hard_life_s = q->life_s;
-	sa->tunnel[q->tunnel].child_id = c->id;
+	if (!inbound_first)
+		sa->tunnel[q->tunnel].child_id = c->id;
 
 	keel_v1_algs_text(&c->alg, algs, sizeof(algs));
 	keel_v1_ts_text(&c->id_l, 1, l, sizeof(l));
@@ -389,6 +398,11 @@ static struct v1_child *install(struct keel_v1sa *sa, struct v1_p1 *p1, struct v
 	              "_o, %s%s, %s === %s",
 	              ah ? "AH" : "ESP", c->spi_in, c->spi_out, algs,
 	              ci->encap ? ", UDP-encapsulated" : "", l, r);
+	if (inbound_first)
+		keel_v1sa_log(sa, KEEL_LOG_DEBUG,
+		              "CHILD SA %08" PRIx32 "_i: receiving now, sending once the gateway "
+		              "confirms with Quick Mode message 3",
+		              c->spi_in);
 out:
 	keel_secret_free(e_in);
 	keel_secret_free(i_in);
@@ -775,7 +789,7 @@ int keel_v1_quick_process(struct keel_v1sa *sa, struct v1_p1 *p1)
 	if ((rc = keel_v1sa_send(sa, msg, len)) < 0)
 		return rc;
 	keel_v1sa_req_done(sa);
-	struct v1_child *c = install(sa, p1, q);
+	struct v1_child *c = install(sa, p1, q, false);
 	if (!c) {
 		keel_v1sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot install the tunnel");
 		return 0;
@@ -787,6 +801,74 @@ int keel_v1_quick_process(struct keel_v1sa *sa, struct v1_p1 *p1)
 }
 
 /* ---- the gateway's quick mode ---- */
+
+/*
+ * The gateway has the pair its quick mode made: it sends on it, and so do
+ * we from now on. commit: the gateway set the commit bit, after which RFC
+ * 2408 §3.1 has us wait for its CONNECTED notify before sending: the pair
+ * then stays inbound first until the gateway deletes the old pair (or the
+ * data path's own wait ends).
+ */
+static void peer_activate(struct keel_v1sa *sa, struct v1_child *c, uint32_t rekeyed, bool commit)
+{
+	c->state = V1_CHILD_ACTIVE;
+	if (c->tunnel < sa->n_tunnels)
+		sa->tunnel[c->tunnel].child_id = c->id;
+	if (commit) {
+		keel_v1sa_log(sa, KEEL_LOG_DEBUG,
+		              "the gateway set the commit bit: sending on CHILD SA %08" PRIx32
+		              "_i once it deletes the old pair",
+		              c->spi_in);
+	} else {
+		struct keel_out *o =
+		    keel_v1sa_out_push(sa, KEEL_OUT_CHILD_ACTIVATE, 0, false, NULL);
+		if (o) {
+			struct keel_out_child_activate *ca = &o->u.child_activate;
+			ca->child_id = c->id;
+			ca->reqid = c->reqid;
+			ca->protocol =
+			    sa->child_proto == KEEL_V1_PROTO_AH ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
+			ca->spi_in = c->spi_in;
+			ca->spi_out = c->spi_out;
+		}
+	}
+	child_done(sa, sa->p1, c, rekeyed, false);
+}
+
+void keel_v1_quick_peer_drop(struct keel_v1sa *sa, const char *why)
+{
+	struct v1_qm *q = &sa->qm_peer;
+	struct v1_child *c = q->child_id ? keel_v1_child_find(sa, q->child_id) : NULL;
+	if (q->active)
+		keel_v1sa_log(sa, KEEL_LOG_DEBUG,
+		              "the gateway's Quick Mode %08" PRIx32 " ends without message 3 (%s)",
+		              q->msg_id, why);
+	/* never left half-installed: its outbound SA was never used */
+	if (c && c->state == V1_CHILD_INBOUND)
+		keel_v1_child_remove(sa, c, KEEL_REASON_TIMEOUT);
+	keel_v1_qm_clear(q);
+}
+
+void keel_v1_quick_peer_replaced(struct keel_v1sa *sa, struct v1_child *old)
+{
+	struct v1_qm *q = &sa->qm_peer;
+	if (!q->active || !q->child_id || q->rekey_child != old->id)
+		return;
+	struct v1_child *c = keel_v1_child_find(sa, q->child_id);
+	uint32_t rekeyed = q->rekey_child;
+	/*
+	 * Message 3 is lost or late, but the gateway only deletes the pair its
+	 * quick mode replaces once it has the new one: RFC 2408 §3.1 lets a
+	 * verified message of the peer's stand for the missing last one.
+	 */
+	keel_v1sa_log(sa, KEEL_LOG_DEBUG,
+	              "the gateway deleted the old pair before Quick Mode %08" PRIx32
+	              " message 3: it has the new one",
+	              q->msg_id);
+	keel_v1_qm_clear(q);
+	if (c && c->state == V1_CHILD_INBOUND)
+		peer_activate(sa, c, rekeyed, false);
+}
 
 /* x: NULL (a new message ID); the exchange is made once the HASH is verified */
 static int respond_msg1(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *x)
@@ -812,11 +894,9 @@ static int respond_msg1(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *
 	if (!x ||
 	    !keel_v1_dup(&x->last_rx, &x->last_rx_len, sa->dgram->data, (size_t)sa->dgram->len))
 		return KEEL_ERR_NOMEM;
-	if (q->active)
-		keel_v1sa_log(sa, KEEL_LOG_DEBUG, "the gateway gave up its Quick Mode %08" PRIx32,
-		              q->msg_id);
-	keel_v1_qm_clear(q);
+	keel_v1_quick_peer_drop(sa, "the gateway started another");
 	q->msg_id = x->msg_id;
+	q->commit = (sa->rx.hdr.flags & KEEL_V1_FLAG_COMMIT) != 0;
 	memcpy(q->peer_nonce, ni->body, ni->len);
 	q->peer_nonce_len = ni->len;
 	/* the gateway's IDci is its side, IDcr ours: which tunnel does it rekey? */
@@ -893,6 +973,18 @@ static int respond_msg1(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *
 	free(x->last_tx);
 	x->last_tx = msg;
 	x->last_tx_len = len;
+	/*
+	 * RFC 2409 §5.5: KEYMAT is known now. The gateway installs the pair as
+	 * message 2 reaches it and may send on it before its message 3 reaches
+	 * us: the pair goes in before message 2 goes out, sending only later.
+	 */
+	struct v1_child *c = install(sa, p1, q, true);
+	if (!c) {
+		keel_v1sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot install the tunnel");
+		return 0;
+	}
+	q->child_id = c->id;
+	q->wait_ns = keel_v1_add_ns(sa->now_ns, keel_v1sa_giveup_ms(sa) * V1_NS_PER_MS);
 	keel_v1sa_log(sa, KEEL_LOG_DEBUG, "answering the gateway's Quick Mode %08" PRIx32,
 	              q->msg_id);
 	return keel_v1sa_send(sa, msg, len);
@@ -911,14 +1003,12 @@ static int respond_msg3(struct keel_v1sa *sa, struct v1_p1 *p1, struct v1_xchg *
 	free(x->last_tx); /* nothing answers message 3 */
 	x->last_tx = NULL;
 	x->last_tx_len = 0;
-	struct v1_child *c = install(sa, p1, q);
+	struct v1_child *c = keel_v1_child_find(sa, q->child_id);
 	uint32_t rekeyed = q->rekey_child;
+	bool commit = q->commit || (sa->rx.hdr.flags & KEEL_V1_FLAG_COMMIT);
 	keel_v1_qm_clear(q);
-	if (!c) {
-		keel_v1sa_fail_delete(sa, KEEL_REASON_INTERNAL, "cannot install the tunnel");
-		return 0;
-	}
-	child_done(sa, p1, c, rekeyed, false);
+	if (c && c->state == V1_CHILD_INBOUND)
+		peer_activate(sa, c, rekeyed, commit);
 	return 0;
 }
 

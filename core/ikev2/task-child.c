@@ -151,6 +151,8 @@ struct child_sa *keel_child_install(struct keel_sa *sa, uint32_t reqid, uint32_t
 	ci->child_id = c->id;
 	ci->reqid = reqid;
 	ci->rekeyed_child_id = rekeyed_id;
+	/* a rekey the gateway started: it installs the pair on our answer */
+	ci->inbound_first = rekeyed_id && !initiator;
 	ci->protocol = ah ? KEEL_PROTO_AH : KEEL_PROTO_ESP;
 	ci->spi_in = spi_in;
 	ci->spi_out = spi_out;

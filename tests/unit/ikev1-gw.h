@@ -78,6 +78,7 @@ struct gw_cfg {
 	bool no_proposal_p1;
 	bool no_proposal_qm;
 	bool commit;
+	bool commit_rekey;       /* its own quick mode sets the commit bit (RFC 2408 §3.1) */
 	bool narrow;             /* IDcr narrowed to 198.51.100.0/24 */
 	uint32_t p1_life;        /* the life we answer, 0: echo */
 	uint32_t qm_life;        /* the life in our transform, 0: echo */
@@ -684,7 +685,8 @@ static void gw_info_notify(struct gw *g, struct gsa *s, uint8_t proto, const uin
                            size_t spi_len, uint16_t type, const uint8_t *data, size_t len,
                            bool natt);
 
-/* HASH_R as it is, or CERT and SIG_R = the RSA signature of HASH_R (RFC 2409 §5.1). */
+/* HASH_R as it is, or CERT and SIG_R = the signature of HASH_R with the key (RFC 2409 §5.1,
+ * RSA; RFC 4754, ECDSA). */
 static void gw_add_proof_r(struct gw *g, struct gmsg *m, uint8_t *hr, size_t n)
 {
 	if (g->cfg.auth_mode == GW_AUTH_PSK) {
@@ -1234,7 +1236,8 @@ static void gw_quick_start(struct gw *g, struct gsa *s, bool natt)
 	rng_fill(&g->rng, s->qm_nr, 32);
 	rng_fill(&g->rng, (uint8_t *)&s->spi_r, 4);
 	s->spi_r |= 0x2000;
-	gm_begin(&out, s, KEEL_V1_EXCH_QUICK, s->qm_mid, true, true, 0);
+	gm_begin(&out, s, KEEL_V1_EXCH_QUICK, s->qm_mid, true, true,
+	         g->cfg.commit_rekey ? KEEL_V1_FLAG_COMMIT : 0);
 	gw_enc_esp_sa(g, s, &out.e, 1, 1);
 	keel_v1_enc_data(&out.e, KEEL_V1_PL_NONCE, s->qm_nr, 32);
 	struct keel_v1_id a = {.type = KEEL_V1_ID_IPV4_ADDR_SUBNET, .data = idci, .len = 8};

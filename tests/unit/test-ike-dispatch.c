@@ -78,6 +78,7 @@ static void start_one(const struct keel_config *cfg, struct first *f)
 			break;
 		case KEEL_OUT_CHILD_INSTALL:
 		case KEEL_OUT_CHILD_REMOVE:
+		case KEEL_OUT_CHILD_ACTIVATE:
 		case KEEL_OUT_NETCFG:
 			break;
 		}

@@ -13,6 +13,9 @@
  */
 #include "ikev1-gw.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "fixture-auth.h"
 
 /* ------------------------------------------------------------------ */
@@ -20,6 +23,7 @@
 
 struct rec_install {
 	struct keel_out_child_install ci;
+	unsigned sent_before; /* datagrams the engine had sent when it came */
 	uint8_t ek_in[64], ek_out[64], ik_in[64], ik_out[64];
 	struct keel_ts ts_l[4], ts_r[16];
 };
@@ -43,6 +47,8 @@ struct t {
 	size_t n_inst;
 	struct keel_out_child_remove rm[16];
 	size_t n_rm;
+	struct keel_out_child_activate act[16];
+	size_t n_act;
 	unsigned n_netcfg;
 	struct keel_out_netcfg nc;
 	struct keel_addr dns[8];
@@ -86,6 +92,8 @@ static void t_drain(struct t *t)
 			struct rec_install *r = &t->inst[t->n_inst++];
 			const struct keel_out_child_install *ci = &o.u.child_install;
 			r->ci = *ci;
+			r->sent_before = t->n_sent;
+			CHECK(!ci->inbound_first || ci->rekeyed_child_id != 0);
 			CHECK(ci->encr_key_len <= 64 && ci->integ_key_len <= 64);
 			if (ci->encr_key_len) { /* none with AH */
 				memcpy(r->ek_in, ci->encr_key_in, (size_t)ci->encr_key_len);
@@ -104,6 +112,10 @@ static void t_drain(struct t *t)
 		case KEEL_OUT_CHILD_REMOVE:
 			if (t->n_rm < 16)
 				t->rm[t->n_rm++] = o.u.child_remove;
+			break;
+		case KEEL_OUT_CHILD_ACTIVATE:
+			if (t->n_act < 16)
+				t->act[t->n_act++] = o.u.child_activate;
 			break;
 		case KEEL_OUT_NETCFG:
 			t->n_netcfg++;
@@ -207,6 +219,15 @@ static void t_advance(struct t *t, uint64_t at)
 		t->now = at;
 }
 
+/* The CHILD_REMOVE of pair id, or NULL. */
+static const struct keel_out_child_remove *t_removed(const struct t *t, uint32_t id)
+{
+	for (size_t i = 0; i < t->n_rm; i++)
+		if (t->rm[i].child_id == id)
+			return &t->rm[i];
+	return NULL;
+}
+
 static bool t_has_state(const struct t *t, enum keel_state s)
 {
 	for (size_t i = 0; i < t->n_states; i++)
@@ -246,6 +267,7 @@ struct t_opts {
 	const char *remote_ts2;
 	int auth;            /* GW_AUTH_PSK, _SIG (with xauth: XAUTHInitRSA), _HYBRID */
 	const char *gw_cert; /* file of the pki the gateway presents (gw-rsa.pem) */
+	const char *gw_key;  /* and signs with (gw-rsa.key) */
 	const char *ca;      /* the CA we trust (ca.pem) */
 	const char *key;     /* our key and certificate (alice) */
 	const char *cert;
@@ -267,7 +289,7 @@ static void t_init_certs(struct t *t, const struct t_opts *o)
 	c->ca = t->ca;
 	c->ca_len = (ptrdiff_t)len;
 	c->now_wall_s = T_WALL_S;
-	pem = fx_pki("gw-rsa.key", &len);
+	pem = fx_pki(o->gw_key ? o->gw_key : "gw-rsa.key", &len);
 	CHECK(keel_privkey_load(pem, (ptrdiff_t)len, NULL, &t->gw_key, NULL) == 0);
 	free(pem);
 	pem = fx_pki(o->gw_cert ? o->gw_cert : "gw-rsa.pem", &len);
@@ -859,6 +881,190 @@ static void test_gateway_rekey(void)
 	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
 	/* the replaced pair is not rekeyed by us */
 	t_advance(&t, t.now + 4000 * SEC);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	t_free(&t);
+}
+
+/*
+ * The gateway's quick mode installs the pair as our message 2 reaches it and
+ * may send on it at once: we install it before sending message 2, receiving
+ * only, and send on it once message 3 comes (RFC 2409 §5.5). Without
+ * message 3 the pair goes again; the commit bit (RFC 2408 §3.1) keeps it
+ * receiving only until the gateway deletes the old pair.
+ */
+static void test_gateway_rekey_inbound_first(void)
+{
+	static struct t t;
+	struct t_opts o = {.mode = KEEL_V1_AGGRESSIVE, .xauth = true};
+	struct gw_cfg gc = gw_default();
+	gc.xauth = true;
+	gc.narrow = true;
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	CHECK_INT(t.n_inst, 1);
+	CHECK(!t.inst[0].ci.inbound_first);
+	struct gsa *s = &t.g.sa[0];
+	uint32_t old_id = t.inst[0].ci.child_id, old_gw_spi = s->spi_r;
+	uint8_t spi[4];
+
+	/* message 1 in, our message 2 held back: the pair is in, receiving only */
+	t.hold = true;
+	gw_quick_start(&t.g, s, false);
+	unsigned qm3 = t.g.n_qm3;
+	t_run(&t);
+	CHECK_INT(t.n_inst, 2);
+	const struct rec_install *r = &t.inst[1];
+	CHECK(r->ci.inbound_first);
+	CHECK_INT(r->ci.rekeyed_child_id, old_id);
+	CHECK_INT(r->ci.reqid, t.inst[0].ci.reqid);
+	CHECK_INT(r->ci.spi_out, s->spi_r);
+	CHECK_INT(t.n_out, 1);                   /* message 2 ... */
+	CHECK_INT(r->sent_before + 1, t.n_sent); /* ... sent after the install */
+	CHECK_INT(t.n_act, 0);
+	CHECK_INT(t.n_rm, 0);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	/* message 2 reaches the gateway, its message 3 comes back: send on the pair */
+	t.hold = false;
+	t_run(&t);
+	CHECK_INT(t.g.n_qm3, qm3 + 1);
+	check_keys(&t, r);
+	CHECK_INT(t.n_inst, 2);
+	CHECK_INT(t.n_act, 1);
+	CHECK_INT(t.act[0].child_id, r->ci.child_id);
+	CHECK_INT(t.act[0].reqid, r->ci.reqid);
+	CHECK_INT(t.act[0].spi_in, r->ci.spi_in);
+	CHECK_INT(t.act[0].spi_out, r->ci.spi_out);
+	CHECK_INT(t.act[0].protocol, KEEL_PROTO_ESP);
+	CHECK_INT(t.n_rm, 0); /* the gateway deletes the old pair itself */
+	put32(spi, old_gw_spi);
+	gw_info_delete(&t.g, s, KEEL_V1_PROTO_ESP, spi, 4, false);
+	t_run(&t);
+	CHECK_INT(t.n_rm, 1);
+	CHECK_INT(t.rm[0].child_id, old_id);
+	CHECK_INT(t.rm[0].reason, KEEL_REASON_REKEYED);
+	CHECK_INT(t.n_act, 1);
+	uint32_t cur_id = r->ci.child_id;
+	old_gw_spi = s->spi_r;
+
+	/* message 2 lost, no message 3: the pair goes, the tunnel keeps its pair */
+	t.hold = true;
+	gw_quick_start(&t.g, s, false);
+	t_run(&t);
+	CHECK_INT(t.n_inst, 3);
+	CHECK(t.inst[2].ci.inbound_first);
+	CHECK_INT(t.inst[2].ci.rekeyed_child_id, cur_id);
+	uint32_t lost_id = t.inst[2].ci.child_id;
+	t.n_out = 0;
+	t.hold = false;
+	t_advance(&t, t.now + 2 * SEC);
+	CHECK(t_removed(&t, lost_id) == NULL);
+	t_advance(&t, t.now + 600 * SEC);
+	const struct keel_out_child_remove *rm = t_removed(&t, lost_id);
+	CHECK(rm != NULL);
+	if (rm) {
+		CHECK_INT(rm->reason, KEEL_REASON_TIMEOUT);
+		CHECK_INT(rm->spi_in, t.inst[2].ci.spi_in);
+	}
+	CHECK(t_removed(&t, cur_id) == NULL);
+	CHECK_INT(t.n_act, 1);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	/* our own rekey replaces the pair in use, at once (no inbound first) */
+	size_t n_inst = t.n_inst;
+	CHECK(keel_v1sa_rekey(t.sa, KEEL_REKEY_CHILD, cur_id, t.now) == 0);
+	t_run(&t);
+	CHECK_INT(t.n_inst, n_inst + 1);
+	CHECK_INT(t.inst[n_inst].ci.rekeyed_child_id, cur_id);
+	CHECK(!t.inst[n_inst].ci.inbound_first);
+	CHECK(t_removed(&t, cur_id) != NULL);
+	cur_id = t.inst[n_inst].ci.child_id;
+	CHECK_INT(t.n_act, 1);
+
+	/* the gateway starts another quick mode instead: the unconfirmed pair goes */
+	t.hold = true;
+	gw_quick_start(&t.g, s, false);
+	t_run(&t);
+	lost_id = t.inst[t.n_inst - 1].ci.child_id;
+	t.n_out = 0;
+	gw_quick_start(&t.g, s, false);
+	t_run(&t);
+	rm = t_removed(&t, lost_id);
+	CHECK(rm != NULL && rm->reason == KEEL_REASON_TIMEOUT);
+	t.hold = false;
+	t_run(&t); /* message 2 of the second one, then its message 3 */
+	CHECK_INT(t.n_act, 2);
+	CHECK_INT(t.act[1].child_id, t.inst[t.n_inst - 1].ci.child_id);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	t_free(&t);
+
+	/* message 3 lost, but the gateway deletes the old pair: it has the new one */
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	s = &t.g.sa[0];
+	old_id = t.inst[0].ci.child_id;
+	old_gw_spi = s->spi_r;
+	gw_quick_start(&t.g, s, false);
+	t.hold = true;
+	t_run(&t);
+	gw_input(&t.g, t.out[0].data, t.out[0].len, t.out[0].natt);
+	t.n_out = 0;
+	t.g.nq = 0; /* message 3 lost */
+	t.hold = false;
+	CHECK_INT(t.n_act, 0);
+	put32(spi, old_gw_spi);
+	gw_info_delete(&t.g, s, KEEL_V1_PROTO_ESP, spi, 4, false);
+	t_run(&t);
+	CHECK_INT(t.n_act, 1);
+	CHECK_INT(t.act[0].child_id, t.inst[1].ci.child_id);
+	CHECK_INT(t.n_rm, 1);
+	CHECK_INT(t.rm[0].child_id, old_id);
+	CHECK_INT(t.rm[0].reason, KEEL_REASON_REKEYED);
+	t_advance(&t, t.now + 600 * SEC);
+	CHECK_INT(t.n_rm, 1);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	t_free(&t);
+
+	/* a new phase 1 while message 3 is awaited: the pair goes with the old one */
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	s = &t.g.sa[0];
+	old_id = t.inst[0].ci.child_id;
+	gw_quick_start(&t.g, s, false);
+	t.hold = true;
+	t_run(&t);
+	CHECK_INT(t.n_inst, 2);
+	lost_id = t.inst[1].ci.child_id;
+	t.n_out = 0;
+	t.hold = false;
+	CHECK(keel_v1sa_rekey(t.sa, KEEL_REKEY_IKE, 0, t.now) == 0);
+	t_run(&t);
+	CHECK_INT(t.g.n_p1, 2);
+	rm = t_removed(&t, lost_id);
+	CHECK(rm != NULL && rm->reason == KEEL_REASON_TIMEOUT);
+	CHECK(t_removed(&t, old_id) == NULL);
+	CHECK_INT(t.n_act, 0);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	t_free(&t);
+
+	/* the commit bit: no activation at message 3; the old pair's delete switches */
+	gc.commit_rekey = true;
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	s = &t.g.sa[0];
+	old_id = t.inst[0].ci.child_id;
+	old_gw_spi = s->spi_r;
+	gw_quick_start(&t.g, s, false);
+	t_run(&t);
+	CHECK_INT(t.n_inst, 2);
+	CHECK(t.inst[1].ci.inbound_first);
+	check_keys(&t, &t.inst[1]);
+	CHECK_INT(t.n_act, 0);
+	t_advance(&t, t.now + 600 * SEC);
+	CHECK(t_removed(&t, t.inst[1].ci.child_id) == NULL); /* confirmed: it stays */
+	put32(spi, old_gw_spi);
+	gw_info_delete(&t.g, s, KEEL_V1_PROTO_ESP, spi, 4, false);
+	t_run(&t);
+	rm = t_removed(&t, old_id);
+	CHECK(rm != NULL && rm->reason == KEEL_REASON_REKEYED);
 	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
 	t_free(&t);
 }
@@ -1457,7 +1663,7 @@ static void test_cert_config(void)
 	c.ca = NULL;
 	c.ca_len = 0;
 	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_INVAL);
-	/* an ECDSA key: IKEv1 signatures are RSA here */
+	/* an ECDSA key: RFC 4754 method 9 (with XAUTH it is refused at the start, test_ecdsa) */
 	size_t kl, cl;
 	uint8_t *kp = fx_pki("gw-ecdsa.key", &kl), *cp = fx_pki("gw-ecdsa.pem", &cl);
 	struct keel_secret *ek = keel_secret_new_from(kp, (ptrdiff_t)kl);
@@ -1465,7 +1671,9 @@ static void test_cert_config(void)
 	c.key = ek;
 	c.cert = cp;
 	c.cert_len = (ptrdiff_t)cl;
-	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), KEEL_ERR_UNSUPPORTED);
+	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), 0);
+	keel_v1sa_free(sa);
+	sa = NULL;
 	keel_secret_free(ek);
 	free(kp);
 	free(cp);
@@ -1495,6 +1703,218 @@ static void test_cert_config(void)
 	CHECK_INT(keel_v1sa_new(&c, &t.v1, &t.env, &sa), 0);
 	keel_v1sa_free(sa);
 	t_free(&t);
+}
+
+/*
+ * ECDSA signatures (RFC 4754 method 9, P-256): our key and certificate are
+ * gw-ecdsa's, the gateway's too (issued by the intermediate CA, trusted as
+ * the anchor). Both SIG payloads are r | s of 64 bytes.
+ */
+static const struct t_opts ecdsa_opts = {.auth = GW_AUTH_SIG,
+                                         .gw_cert = "gw-ecdsa.pem",
+                                         .gw_key = "gw-ecdsa.key",
+                                         .ca = "int.pem",
+                                         .key = "gw-ecdsa.key",
+                                         .cert = "gw-ecdsa.pem"};
+
+static void ecdsa_run(enum keel_v1_mode mode)
+{
+	static struct t t;
+	struct t_opts o = ecdsa_opts;
+	o.mode = mode;
+	struct gw_cfg gc = gw_default();
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	CHECK_INT(t.g.sa[0].auth, KEEL_V1_AUTH_ECDSA_256);
+	CHECK_INT(t.g.n_sig_i_ok, 1); /* SIG_I verified with our public key */
+	CHECK_INT(t.g.n_client_certs, 1);
+	CHECK_INT(t.n_inst, 1);
+	check_keys(&t, &t.inst[0]);
+	/* a new phase 1 signs again */
+	CHECK(keel_v1sa_rekey(t.sa, KEEL_REKEY_IKE, 0, t.now) == 0);
+	t_run(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_ESTABLISHED);
+	CHECK_INT(t.g.n_sig_i_ok, 2);
+	t_free(&t);
+}
+
+/* One refused ECDSA exchange: failed with reason and text, nothing installed. */
+static void ecdsa_refused(const struct t_opts *o, const struct gw_cfg *gc, bool at_once,
+                          enum keel_reason reason, const char *says, const char *says2)
+{
+	static struct t t;
+	t_init(&t, o, gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa) == KEEL_STATE_FAILED, at_once);
+	if (!at_once)
+		t_advance(&t, t.now + 300 * SEC);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
+	CHECK_INT(t_last_reason(&t), reason);
+	bool said = strstr(t.last_error, says) != NULL && (!says2 || strstr(t.last_error, says2));
+	CHECK(said);
+	if (!said)
+		fprintf(stderr, "  said: %s\n", t.last_error);
+	CHECK_INT(t.n_inst, 0);
+	CHECK_INT(t.g.n_xauth_replies, 0);
+	t_free(&t);
+}
+
+/* A P-384 (or Ed25519) key and a self-signed certificate for it, PEM (test-only;
+ * nobody checks it). */
+static void test_creds(bool ed25519, struct keel_secret **key, uint8_t **cert, size_t *cert_len)
+{
+	EVP_PKEY *pk = ed25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519") : EVP_EC_gen("P-384");
+	X509 *x = X509_new();
+	BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+	CHECK(pk && x && kb && cb);
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"alice", -1, -1,
+	                           0);
+	X509_set_issuer_name(x, name);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 384);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, pk);
+	CHECK(X509_sign(x, pk, ed25519 ? NULL : EVP_sha384()) > 0);
+	CHECK(PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) == 1);
+	CHECK(PEM_write_bio_X509(cb, x) == 1);
+	char *p = NULL;
+	long n = BIO_get_mem_data(kb, &p);
+	*key = keel_secret_new_from((const uint8_t *)p, n);
+	n = BIO_get_mem_data(cb, &p);
+	*cert = malloc((size_t)n);
+	memcpy(*cert, p, (size_t)n);
+	*cert_len = (size_t)n;
+	BIO_free(kb);
+	BIO_free(cb);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
+static void ecdsa_p384(void)
+{
+	static struct t t;
+	struct t_opts o = ecdsa_opts;
+	o.mode = KEEL_V1_MAIN;
+	struct gw_cfg gc = gw_default();
+	t_init(&t, &o, &gc);
+	struct keel_secret *key = NULL;
+	uint8_t *cert = NULL;
+	size_t cert_len = 0;
+	struct keel_privkey *k = NULL;
+	struct keel_pubkey *pub = NULL;
+	test_creds(false, &key, &cert, &cert_len);
+	CHECK(keel_privkey_load(keel_secret_data(key), keel_secret_len(key), NULL, &k, NULL) == 0);
+	CHECK(k && keel_privkey_public(k, &pub) == 0);
+	keel_privkey_free(k);
+	struct keel_config c = t.cfg;
+	c.key = key;
+	c.cert = cert;
+	c.cert_len = (ptrdiff_t)cert_len;
+	keel_v1sa_free(t.sa);
+	CHECK(keel_v1sa_new(&c, &t.v1, &t.env, &t.sa) == 0);
+	t.g.cfg.client_key = pub;
+	t_start(&t);
+	CHECK_INT(t.g.sa[0].auth, KEEL_V1_AUTH_ECDSA_384);
+	CHECK_INT(t.g.n_sig_i_ok, 1); /* r | s of 96 bytes, verified with our P-384 key */
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
+	CHECK_INT(t_last_reason(&t), KEEL_REASON_PEER_AUTH);
+	CHECK(strstr(t.last_error, "has an ECDSA P-256 key") != NULL &&
+	      strstr(t.last_error, "(ECDSA with SHA-384 on P-384)") != NULL);
+	CHECK_INT(t.n_inst, 0);
+	t.g.cfg.client_key = NULL;
+	t_free(&t);
+	keel_pubkey_free(pub);
+	keel_secret_free(key);
+	free(cert);
+}
+
+static void test_ecdsa(void)
+{
+	ecdsa_run(KEEL_V1_MAIN);
+	ecdsa_run(KEEL_V1_AGGRESSIVE);
+
+	for (int m = 0; m < 2; m++) {
+		struct t_opts o = ecdsa_opts;
+		o.mode = m ? KEEL_V1_AGGRESSIVE : KEEL_V1_MAIN;
+		struct gw_cfg gc = gw_default();
+		/* a SIG_R over another hash: Main Mode waits for a good copy, then gives up */
+		gc.bad_sig = true;
+		ecdsa_refused(&o, &gc, m == 1, KEEL_REASON_PEER_AUTH, "(SIG_R) did not verify",
+		              NULL);
+		/* an RSA gateway for method 9 (RFC 4754 §3: the method names the key) */
+		gc = gw_default();
+		o.gw_cert = "gw-rsa.pem";
+		o.gw_key = "gw-rsa.key";
+		o.ca = "ca.pem";
+		ecdsa_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an RSA key",
+		              "ECDSA with SHA-256 on P-256");
+		/* the gateway's ECDSA certificate without its CA */
+		o = ecdsa_opts;
+		o.mode = m ? KEEL_V1_AGGRESSIVE : KEEL_V1_MAIN;
+		o.ca = "unknown-ca.pem";
+		ecdsa_refused(&o, &gc, true, KEEL_REASON_CERT_UNTRUSTED, "unknown CA", NULL);
+	}
+
+	/* a P-384 key proposes method 10 and signs with it; the P-256 gateway does not fit */
+	ecdsa_p384();
+
+	/* an RSA client stays on method 3 and refuses an ECDSA gateway's key */
+	struct t_opts o = ecdsa_opts;
+	o.mode = KEEL_V1_MAIN;
+	o.key = o.cert = NULL;
+	struct gw_cfg gc = gw_default();
+	ecdsa_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an ECDSA P-256 key",
+	              "(RSA signature authentication)");
+
+	/* hybrid is HybridInitRSA: an ECDSA gateway is refused before any XAUTH */
+	o = ecdsa_opts;
+	o.mode = KEEL_V1_MAIN;
+	o.auth = GW_AUTH_HYBRID;
+	o.xauth = true;
+	gc.xauth = true;
+	ecdsa_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an ECDSA P-256 key",
+	              "(HybridInitRSA)");
+
+	/* XAUTH with certificates is XAUTHInitRSA: our ECDSA key is refused before
+	 * anything is sent */
+	static struct t t;
+	o = ecdsa_opts;
+	o.mode = KEEL_V1_MAIN;
+	o.xauth = true;
+	t_init(&t, &o, &gc);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
+	CHECK_INT(t_last_reason(&t), KEEL_REASON_CONFIG);
+	CHECK(strstr(t.last_error, "XAUTHInitRSA") != NULL &&
+	      strstr(t.last_error, "ECDSA P-256") != NULL);
+	CHECK_INT(t.n_sent, 0);
+	CHECK_INT(t.g.n_p1, 0);
+	t_free(&t);
+
+	/* an Ed25519 key has no IKEv1 method at all: refused the same way */
+	o = ecdsa_opts;
+	o.mode = KEEL_V1_MAIN;
+	t_init(&t, &o, &gc);
+	struct keel_secret *key = NULL;
+	uint8_t *cert = NULL;
+	size_t cert_len = 0;
+	test_creds(true, &key, &cert, &cert_len);
+	struct keel_config c = t.cfg;
+	c.key = key;
+	c.cert = cert;
+	c.cert_len = (ptrdiff_t)cert_len;
+	keel_v1sa_free(t.sa);
+	CHECK(keel_v1sa_new(&c, &t.v1, &t.env, &t.sa) == 0);
+	t_start(&t);
+	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
+	CHECK_INT(t_last_reason(&t), KEEL_REASON_CONFIG);
+	CHECK(strstr(t.last_error, "our key is Ed25519") != NULL);
+	CHECK_INT(t.n_sent, 0);
+	t_free(&t);
+	keel_secret_free(key);
+	free(cert);
 }
 
 /* Quick mode with AH (RFC 2407 §4.4.3, RFC 2409 §5.5): install, keys, rekey, DELETE, NAT. */
@@ -1591,6 +2011,7 @@ static const struct {
     {"peer_delete", test_peer_delete},
     {"child_rekey", test_child_rekey},
     {"gateway_rekey", test_gateway_rekey},
+    {"gateway_rekey_inbound_first", test_gateway_rekey_inbound_first},
     {"phase1_renewal", test_phase1_renewal},
     {"lifetimes", test_lifetimes},
     {"variants", test_variants},
@@ -1601,6 +2022,7 @@ static const struct {
     {"hybrid", test_hybrid},
     {"cert_refused", test_cert_refused},
     {"cert_config", test_cert_config},
+    {"ecdsa", test_ecdsa},
     {"ah", test_ah},
 };
 

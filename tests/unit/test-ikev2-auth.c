@@ -290,6 +290,7 @@ static void record(struct h *h, const struct keel_out *o)
 		       (size_t)o->u.child_install.encr_key_len);
 		break;
 	case KEEL_OUT_CHILD_REMOVE:
+	case KEEL_OUT_CHILD_ACTIVATE:
 	case KEEL_OUT_NETCFG:
 		break;
 	}

@@ -189,6 +189,9 @@ static void record(struct h *h, const struct keel_out *o)
 		if (h->n_remove < 16)
 			h->rem[h->n_remove++] = o->u.child_remove;
 		break;
+	case KEEL_OUT_CHILD_ACTIVATE:
+		CHECK(!"IKEv2 leaves activation to the gateway's DELETE");
+		break;
 	case KEEL_OUT_NETCFG:
 		h->n_netcfg++;
 		h->netcfg = o->u.netcfg;
@@ -1119,6 +1122,7 @@ static void test_child_rekey(void)
 	CHECK_INT(h->n_install, 2);
 	CHECK_INT(h->inst[1].reqid, h->inst[0].reqid);
 	CHECK_INT(h->inst[1].rekeyed_child_id, h->inst[0].child_id);
+	CHECK(!h->inst[1].inbound_first); /* ours: the gateway had the pair first */
 	CHECK(h->inst[1].child_id != h->inst[0].child_id);
 	CHECK_INT(h->inst[1].spi_in, h->gw.cc_new_spi_cl);
 	check_keys(h, 1);
@@ -1234,6 +1238,7 @@ static void test_gateway_rekeys(void)
 	CHECK_INT(h->gw.resp_notify, 0);
 	CHECK_INT(h->n_install, 2);
 	CHECK_INT(h->inst[1].rekeyed_child_id, h->inst[0].child_id);
+	CHECK(h->inst[1].inbound_first && !h->inst[0].inbound_first);
 	CHECK_INT(h->inst[1].reqid, h->inst[0].reqid);
 	check_keys(h, 1);
 	CHECK_INT(h->n_remove, 0);

@@ -161,8 +161,9 @@ static void test_rfc4754(void)
 			CHECK_INT(keel_sig_auth_verify(pub, method, sig, (ptrdiff_t)(rl + sl), &in,
 			                               1, 0, &used),
 			          0);
-			CHECK_INT(used,
-			          method == 9 ? KEEL_SIG_ECDSA_SHA256 : KEEL_SIG_ECDSA_SHA384);
+			CHECK_INT(used, method == 9    ? KEEL_SIG_ECDSA_SHA256
+			                : method == 10 ? KEEL_SIG_ECDSA_SHA384
+			                               : KEEL_SIG_ECDSA_SHA512);
 			sig[5] ^= 1;
 			CHECK_INT(keel_sig_auth_verify(pub, method, sig, (ptrdiff_t)(rl + sl), &in,
 			                               1, 0, NULL),
@@ -181,6 +182,28 @@ static void test_rfc4754(void)
 			CHECK_INT(keel_sig_auth_verify(pub, method, sig, (ptrdiff_t)(rl + sl),
 			                               &other, 1, 0, NULL),
 			          KEEL_ERR_AUTH);
+			/* IKEv1 SIG payload: the same r | s, over the digest H of "abc" as
+			 * HASH_R (how strongSwan signs), or over "abc" hashed once more */
+			uint8_t h[64];
+			unsigned hl = 0;
+			CHECK(EVP_Digest(msg, ml, h, &hl,
+			                 method == 9    ? EVP_sha256()
+			                 : method == 10 ? EVP_sha384()
+			                                : EVP_sha512(),
+			                 NULL) == 1);
+			CHECK_INT(
+			    keel_sig_v1_verify(pub, h, (ptrdiff_t)hl, sig, (ptrdiff_t)(rl + sl)),
+			    0);
+			CHECK_INT(
+			    keel_sig_v1_verify(pub, msg, (ptrdiff_t)ml, sig, (ptrdiff_t)(rl + sl)),
+			    0);
+			h[0] ^= 1;
+			CHECK_INT(
+			    keel_sig_v1_verify(pub, h, (ptrdiff_t)hl, sig, (ptrdiff_t)(rl + sl)),
+			    KEEL_ERR_AUTH);
+			CHECK_INT(keel_sig_v1_verify(pub, (const uint8_t *)"abd", 3, sig,
+			                             (ptrdiff_t)(rl + sl)),
+			          KEEL_ERR_AUTH);
 		}
 		keel_pubkey_free(pub);
 		free(x);
@@ -191,7 +214,7 @@ static void test_rfc4754(void)
 		count++;
 	}
 	tv_close(f);
-	CHECK_INT(count, 2);
+	CHECK_INT(count, 3);
 }
 
 static struct keel_privkey *gen_key(const char *type, const char *curve_or_bits)
@@ -383,8 +406,34 @@ static void test_round_trips(void)
 		CHECK_INT(keel_sig_v1_verify(pub, hash, 32, v1, n - 1), KEEL_ERR_MALFORMED);
 	}
 	keel_pubkey_free(pub);
-	CHECK_INT(keel_sig_v1_sign(p256, hash, 32, v1, sizeof(v1)), KEEL_ERR_UNSUPPORTED);
 	CHECK_INT(keel_sig_v1_sign(rsa, hash, 32, v1, 100), KEEL_ERR_NOBUF);
+	/* IKEv1 ECDSA (RFC 4754): r | s of the curve's field length over the hash itself */
+	struct keel_privkey *ecs[] = {p256, p384, p521};
+	static const ptrdiff_t rs_len[] = {64, 96, 132};
+	for (size_t i = 0; i < 3; i++) {
+		pub = NULL;
+		CHECK_INT(keel_sig_v1_max_len(ecs[i]), rs_len[i]);
+		n = keel_sig_v1_sign(ecs[i], hash, 32, v1, sizeof(v1));
+		CHECK_INT(n, rs_len[i]);
+		CHECK_INT(keel_sig_v1_sign(ecs[i], hash, 32, v1, rs_len[i] - 1), KEEL_ERR_NOBUF);
+		keel_privkey_public(ecs[i], &pub);
+		if (pub && n > 0) {
+			CHECK_INT(keel_sig_v1_verify(pub, hash, 32, v1, n), 0);
+			CHECK_INT(keel_sig_v1_verify(pub, hash, 31, v1, n), KEEL_ERR_AUTH);
+			CHECK_INT(keel_sig_v1_verify(pub, hash, 32, v1, n - 1), KEEL_ERR_MALFORMED);
+			v1[n - 1] ^= 1;
+			CHECK_INT(keel_sig_v1_verify(pub, hash, 32, v1, n), KEEL_ERR_AUTH);
+		}
+		keel_pubkey_free(pub);
+	}
+	/* another curve's r | s length is not this key's */
+	pub = NULL;
+	keel_privkey_public(p256, &pub);
+	n = keel_sig_v1_sign(p384, hash, 32, v1, sizeof(v1));
+	if (pub)
+		CHECK_INT(keel_sig_v1_verify(pub, hash, 32, v1, n), KEEL_ERR_MALFORMED);
+	keel_pubkey_free(pub);
+	CHECK_INT(keel_sig_v1_sign(ed25519, hash, 32, v1, sizeof(v1)), KEEL_ERR_UNSUPPORTED);
 out:
 	keel_privkey_free(rsa);
 	keel_privkey_free(rsa2);

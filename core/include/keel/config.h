@@ -360,7 +360,9 @@ struct keel_config {
 	/*
 	 * IKEv1 only (ike_version 1, RFC 2409); IKEv2 ignores them. IKEv1
 	 * takes KEEL_AUTH_PSK and KEEL_AUTH_CERT (RSA signatures, RFC 2409
-	 * §5.1; the gateway's certificate is verified as for IKEv2);
+	 * §5.1, or ECDSA with a P-256/P-384/P-521 key, RFC 4754 methods 9-11;
+	 * the gateway's certificate is verified as for IKEv2 and its key must
+	 * fit the same method);
 	 * ike_proposals / esp_proposals are mapped to their IKEv1 forms (AEAD
 	 * ciphers have none in phase 1).
 	 * ikev1_mode: phase 1 exchange (default KEEL_IKEV1_MAIN). Aggressive
@@ -372,7 +374,8 @@ struct keel_config {
 	 * xauth_user (text, 1..255 bytes) and xauth_password (0..255 bytes),
 	 * both required then. Borrowed for keel_sa_new(), which copies them
 	 * and wipes the copies when the SA is freed. Default false, NULL.
-	 * With KEEL_AUTH_CERT the method is XAUTH with RSA signatures (XAUTHInitRSA).
+	 * With KEEL_AUTH_CERT the method is XAUTH with RSA signatures (XAUTHInitRSA):
+	 * an ECDSA key is refused there.
 	 * ikev1_hybrid: hybrid authentication (draft-ietf-ipsec-isakmp-hybrid-auth-05,
 	 * HybridInitRSA): the gateway signs with its certificate, verified as
 	 * for KEEL_AUTH_CERT (ca, use_system_ca, now_wall_s, remote_id), and we

@@ -37,7 +37,8 @@
  * large for cfg.fragment_size goes out as several DGRAM outputs in a row,
  * one per fragment, each a complete IKE message; send them all. On a
  * CHILD SA rekey: CHILD_INSTALL of the new pair, then later CHILD_REMOVE of
- * the old one. On the end: CHILD_REMOVE of every pair, then the final STATE.
+ * the old one (for a pair installed inbound first, perhaps CHILD_ACTIVATE of
+ * it in between). On the end: CHILD_REMOVE of every pair, then the final STATE.
  * LOG lines come in between at any time.
  *
  * Liveness: the engine sends an empty INFORMATIONAL when it has heard no IKE
@@ -79,12 +80,13 @@ struct keel_dgram {
 /* ---- outputs ---- */
 
 enum keel_out_kind {
-	KEEL_OUT_DGRAM = 1,     /* send a datagram */
-	KEEL_OUT_CHILD_INSTALL, /* install a CHILD SA pair (inbound and outbound) */
-	KEEL_OUT_CHILD_REMOVE,  /* remove a CHILD SA pair */
-	KEEL_OUT_NETCFG,        /* network configuration from the gateway */
-	KEEL_OUT_STATE,         /* the connection changed state */
-	KEEL_OUT_LOG,           /* a log line */
+	KEEL_OUT_DGRAM = 1,      /* send a datagram */
+	KEEL_OUT_CHILD_INSTALL,  /* install a CHILD SA pair (inbound and outbound) */
+	KEEL_OUT_CHILD_REMOVE,   /* remove a CHILD SA pair */
+	KEEL_OUT_CHILD_ACTIVATE, /* send on a pair installed inbound first */
+	KEEL_OUT_NETCFG,         /* network configuration from the gateway */
+	KEEL_OUT_STATE,          /* the connection changed state */
+	KEEL_OUT_LOG,            /* a log line */
 };
 
 /*
@@ -120,11 +122,25 @@ struct keel_out_dgram {
  * KEEL_OUT_CHILD_REMOVE afterwards. Outbound traffic should move to the newest
  * pair of a reqid as soon as it is installed; inbound must accept both
  * until the old one is removed.
+ *
+ * Inbound first: a rekey the gateway started is installed by the gateway
+ * only once it has Keel's answer (IKEv2 CREATE_CHILD_SA response, IKEv1
+ * Quick Mode message 2), so a packet sent on the new outbound SA before then
+ * would be lost, while the gateway may send on the new inbound SA at once.
+ * Such a pair (inbound_first, always with rekeyed_child_id) is installed
+ * receiving at once; the old pair keeps carrying outbound traffic until a
+ * KEEL_OUT_CHILD_ACTIVATE of child_id (IKEv1: Quick Mode message 3 came) or
+ * the KEEL_OUT_CHILD_REMOVE of rekeyed_child_id, whichever comes first; a
+ * data path may also activate it on its own a short while after installing
+ * it (IKEv2 sends no ACTIVATE: the gateway deletes the old pair once the new
+ * one is in at both ends, RFC 7296 §2.8). If the exchange never completes
+ * (IKEv1: no message 3), the pair is removed with KEEL_OUT_CHILD_REMOVE.
  */
 struct keel_out_child_install {
 	uint32_t child_id;         /* unique within this struct keel_sa, never 0 */
 	uint32_t reqid;            /* stable over rekeys of the same tunnel (1 for the first) */
 	uint32_t rekeyed_child_id; /* on a rekey: the pair this one replaces, else 0 */
+	bool inbound_first;        /* keep the outbound SA back (see above) */
 	uint8_t protocol;          /* KEEL_PROTO_ESP or KEEL_PROTO_AH */
 	uint32_t spi_in;           /* the SPI we chose: ESP packets to us carry it */
 	uint32_t spi_out;          /* the gateway's SPI: our ESP packets carry it */
@@ -206,6 +222,15 @@ struct keel_out_child_remove {
 	enum keel_reason reason; /* REKEYED, PEER_DELETE, USER, ... */
 };
 
+/* The outbound SA of an inbound-first pair carries traffic from now on. */
+struct keel_out_child_activate {
+	uint32_t child_id;
+	uint32_t reqid;
+	uint8_t protocol;
+	uint32_t spi_in;
+	uint32_t spi_out;
+};
+
 /* A prefix: address and length in bits. */
 struct keel_prefix {
 	struct keel_addr addr; /* port 0 */
@@ -271,6 +296,7 @@ struct keel_out {
 		struct keel_out_dgram dgram;
 		struct keel_out_child_install child_install;
 		struct keel_out_child_remove child_remove;
+		struct keel_out_child_activate child_activate;
 		struct keel_out_netcfg netcfg;
 		struct keel_out_state state;
 		struct keel_out_log log;

@@ -39,7 +39,8 @@
  *     keel_datapath_start(dp);                       threads run from here
  *     poll keel_datapath_event_fd(dp): keel_datapath_udp_readable(dp, now, on_ike, ctx);
  *     on KEEL_OUT_CHILD_INSTALL: keel_datapath_install(dp, &o.u.child_install);
- *         (answering the gateway's rekey: keel_datapath_install_inbound_first())
+ *         (ci->inbound_first, the gateway's rekey: keel_datapath_install_inbound_first())
+ *     on KEEL_OUT_CHILD_ACTIVATE: keel_datapath_activate(dp, o.u.child_activate.child_id);
  *     on KEEL_OUT_CHILD_REMOVE:  keel_datapath_remove(dp, o.u.child_remove.child_id);
  *     at keel_datapath_deadline(dp): keel_datapath_tick(dp, now_ns);   (NAT-keepalives)
  *     keel_datapath_free(dp);                        stops and joins the threads
@@ -151,9 +152,10 @@ int keel_datapath_install(struct keel_datapath *dp, const struct keel_out_child_
 #define KEEL_ANSWERED_REKEY_WAIT_NS (2ull * 1000000000ull)
 
 /*
- * keel_datapath_install() for a rekey we answered (the gateway's
- * CREATE_CHILD_SA request): the gateway installs its inbound SA for the new
- * pair only once it has our answer, so a packet sent with the new SPI
+ * keel_datapath_install() for a rekey we answered (ci->inbound_first: the
+ * gateway's CREATE_CHILD_SA request or IKEv1 Quick Mode, keel/ike.h): the
+ * gateway installs its inbound SA for the new pair only once it has our
+ * answer, so a packet sent with the new SPI
  * before then would be lost. The new inbound SA accepts packets at once;
  * the new outbound SA (its keys held by the sending thread, wiped on free)
  * carries nothing until keel_datapath_remove() of the pair it replaces

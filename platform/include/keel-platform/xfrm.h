@@ -173,14 +173,16 @@ uint32_t keel_xfrm_instance(const struct keel_xfrm *x);
 int keel_xfrm_install(struct keel_xfrm *x, const struct keel_out_child_install *c);
 
 /*
- * keel_xfrm_install() for a rekey we answered (the gateway's
- * CREATE_CHILD_SA request): the gateway installs its inbound SA for the new
- * pair only once it has our answer, so a packet we sent with the new SPI
+ * keel_xfrm_install() for a rekey we answered (c->inbound_first: the
+ * gateway's CREATE_CHILD_SA request or IKEv1 Quick Mode, keel/ike.h): the
+ * gateway installs its inbound SA for the new pair only once it has our
+ * answer, so a packet we sent with the new SPI
  * before then would be lost. The new inbound SA goes in now; the new
  * outbound SA (its keys kept in memory wiped when used or dropped) is added
  * by keel_xfrm_remove() of the pair it replaces (c->rekeyed_child_id: the
  * gateway deletes it once the new pair is in at both ends, RFC 7296 §2.8),
- * just before that pair goes, or by keel_xfrm_activate(). Until then the
+ * just before that pair goes, or by keel_xfrm_activate() (on
+ * KEEL_OUT_CHILD_ACTIVATE, IKEv1 Quick Mode message 3). Until then the
  * old outbound SA carries the traffic. Without an installed pair
  * c->rekeyed_child_id of the same reqid, this is keel_xfrm_install().
  * Errors as keel_xfrm_install().
