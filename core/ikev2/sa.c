@@ -241,10 +241,10 @@ static int v1_new(const struct keel_config *cfg, const struct keel_env *env, str
 	}
 	if (rc < 0) {
 		if (rc == KEEL_ERR_UNSUPPORTED)
-			keel_refuse(
-			    rc, why, cap,
-			    "IKEv1 takes PSK, RSA certificate (auth = cert, xauth-cert) and hybrid "
-			    "authentication and proposals with an IKEv1 form only");
+			keel_refuse(rc, why, cap,
+			            "IKEv1 takes PSK, RSA or ECDSA certificate (auth = cert), RSA "
+			            "certificate (xauth-cert) and hybrid authentication and "
+			            "proposals with an IKEv1 form only");
 		else if (rc == KEEL_ERR_INVAL)
 			keel_refuse(
 			    rc, why, cap,
