@@ -4,7 +4,8 @@
 # keel connect against the lab's strongSwan gateway (scenario ikev2-psk, TUN
 # data path): the resolv.conf left by an earlier crashed run restored first,
 # the virtual IP on the TUN device, the DNS server in (a private)
-# resolv.conf, a ping through the tunnel, TCP both ways with iperf3, then
+# resolv.conf, a ping through the tunnel, no shared GLib mapped by a keel
+# that has GLib linked in, TCP both ways with iperf3, then
 # SIGINT: the gateway sees the DELETE, the TUN device, routes and resolv.conf
 # are as before, and keel exits 0. At -vv the log never shows the PSK.
 set -u
@@ -59,6 +60,14 @@ sas=$(lab_swanctl gw --list-sas)
 grep -q "remote .*\[$vip\]" <<<"$sas" || keel_fail "the gateway's IKE SA does not name $vip: $sas"
 grep -Eq 'in  +[0-9a-f]+, +[1-9][0-9]* bytes, +[1-9][0-9]* packets' <<<"$sas" ||
 	keel_fail "the gateway's CHILD_SA counted no inbound packets: $sas"
+
+# A keel with GLib linked in (-Dstatic_glib) maps no shared GLib: one
+# arriving with another library (GIO, libsecret) would be a second GLib in
+# the process, and would bring back the pages that linking it in saves.
+if ! ldd "$KEEL" | grep -q 'libglib-2\.0'; then
+	shared=$(grep -Eo 'lib(glib|gobject|gio)-2\.0\.so[^ ]*' "/proc/$KEEL_PID/maps" | sort -u)
+	[ -z "$shared" ] || keel_fail "keel maps a shared GLib besides its own: $shared"
+fi
 
 # TCP through the tunnel, each way: iperf3 server on the protected host.
 ip netns exec "$LAB_NS_HOST" iperf3 -s -B "$LAB_HOST_ADDR" >"$LAB_RUN/iperf3-server.log" 2>&1 &
