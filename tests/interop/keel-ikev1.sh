@@ -88,16 +88,22 @@ lab_down
 connect ikev1-main-psk main psk
 lab_down
 
+# v1_up SCENARIO MODE AUTH [PROFILE LINES...]: the lab, a profile, its
+# secrets, and keel connect up.
+v1_up() {
+	keel_lab "$1"
+	ikev1_profile "$3" "mode = $2" "${@:4}"
+	keel_secrets_scenario "$3"
+	keel_start -v
+	keel_wait_up 20
+}
+
 # rekey SCENARIO MODE AUTH [LINE...]: quick mode rekeys by the gateway
 # (every 6 s) under a running ping, for one scenario.
 rekey() {
 	local scenario=$1 mode=$2 auth=$3 received gw_children installs
 	shift 3
-	keel_lab "$scenario"
-	ikev1_profile "$auth" "mode = $mode" "$@"
-	keel_secrets_scenario "$auth"
-	keel_start -v
-	keel_wait_up 20
+	v1_up "$scenario" "$mode" "$auth" "$@"
 	ip netns exec "$LAB_NS_CLI" ping -q -n -c 60 -i 0.25 -W 2 "$LAB_HOST_ADDR" >"$LAB_RUN/ping.log" 2>&1
 	keel_exited && keel_fail "$scenario rekey: keel exited while the gateway rekeyed"
 	received=$(awk '/received/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^received/) print $i }' "$LAB_RUN/ping.log")
@@ -133,11 +139,7 @@ rekey ikev1-main-psk main psk
 fast_rekeys() {
 	local scenario=$1 mode=$2 auth=$3 batch sent received total=0 gw_rekeys=0 activated no_sa
 	shift 3
-	keel_lab "$scenario"
-	ikev1_profile "$auth" "mode = $mode" "$@"
-	keel_secrets_scenario "$auth"
-	keel_start -v
-	keel_wait_up 20
+	v1_up "$scenario" "$mode" "$auth" "$@"
 	for batch in $(seq 30); do
 		ip netns exec "$LAB_NS_CLI" ping -q -n -i 0.0005 -c 10000 -w 30 -W 2 "$LAB_HOST_ADDR" \
 			>"$LAB_RUN/fast.log" 2>&1

@@ -1595,23 +1595,13 @@ static void test_hybrid(void)
 	hybrid_run(KEEL_V1_MAIN, true);
 }
 
-/* A gateway certificate or signature we must refuse: no CHILD SA, a specific reason. */
-static void cert_refused(int auth, enum keel_v1_mode mode, const char *gw_cert, const char *ca,
-                         bool bad_sig, enum keel_reason reason, const char *says, const char *says2)
+/* One refused exchange: failed with reason and text, nothing installed, no XAUTH. */
+static void v1_refused(const struct t_opts *o, const struct gw_cfg *gc, bool at_once,
+                       enum keel_reason reason, const char *says, const char *says2)
 {
 	static struct t t;
-	struct t_opts o = {.mode = mode,
-	                   .auth = auth,
-	                   .xauth = auth == GW_AUTH_HYBRID,
-	                   .gw_cert = gw_cert,
-	                   .ca = ca};
-	struct gw_cfg gc = gw_default();
-	gc.xauth = auth == GW_AUTH_HYBRID;
-	gc.bad_sig = bad_sig;
-	t_init(&t, &o, &gc);
+	t_init(&t, o, gc);
 	t_start(&t);
-	/* a bad SIG_R in Main Mode might be damage on the way: refused when we give up */
-	bool at_once = !(bad_sig && mode == KEEL_V1_MAIN);
 	CHECK_INT(keel_v1sa_state(t.sa) == KEEL_STATE_FAILED, at_once);
 	if (!at_once)
 		t_advance(&t, t.now + 300 * SEC);
@@ -1622,8 +1612,24 @@ static void cert_refused(int auth, enum keel_v1_mode mode, const char *gw_cert, 
 	if (!said)
 		fprintf(stderr, "  said: %s\n", t.last_error);
 	CHECK_INT(t.n_inst, 0);
-	CHECK_INT(t.g.n_xauth_replies, 0); /* no password for an unverified gateway */
+	CHECK_INT(t.g.n_xauth_replies, 0);
 	t_free(&t);
+}
+
+/* A gateway certificate or signature we must refuse: no CHILD SA, a specific reason. */
+static void cert_refused(int auth, enum keel_v1_mode mode, const char *gw_cert, const char *ca,
+                         bool bad_sig, enum keel_reason reason, const char *says, const char *says2)
+{
+	struct t_opts o = {.mode = mode,
+	                   .auth = auth,
+	                   .xauth = auth == GW_AUTH_HYBRID,
+	                   .gw_cert = gw_cert,
+	                   .ca = ca};
+	struct gw_cfg gc = gw_default();
+	gc.xauth = auth == GW_AUTH_HYBRID;
+	gc.bad_sig = bad_sig;
+	/* a bad SIG_R in Main Mode might be damage on the way: refused when we give up */
+	v1_refused(&o, &gc, !(bad_sig && mode == KEEL_V1_MAIN), reason, says, says2);
 }
 
 static void test_cert_refused(void)
@@ -1739,27 +1745,6 @@ static void ecdsa_run(enum keel_v1_mode mode)
 	t_free(&t);
 }
 
-/* One refused ECDSA exchange: failed with reason and text, nothing installed. */
-static void ecdsa_refused(const struct t_opts *o, const struct gw_cfg *gc, bool at_once,
-                          enum keel_reason reason, const char *says, const char *says2)
-{
-	static struct t t;
-	t_init(&t, o, gc);
-	t_start(&t);
-	CHECK_INT(keel_v1sa_state(t.sa) == KEEL_STATE_FAILED, at_once);
-	if (!at_once)
-		t_advance(&t, t.now + 300 * SEC);
-	CHECK_INT(keel_v1sa_state(t.sa), KEEL_STATE_FAILED);
-	CHECK_INT(t_last_reason(&t), reason);
-	bool said = strstr(t.last_error, says) != NULL && (!says2 || strstr(t.last_error, says2));
-	CHECK(said);
-	if (!said)
-		fprintf(stderr, "  said: %s\n", t.last_error);
-	CHECK_INT(t.n_inst, 0);
-	CHECK_INT(t.g.n_xauth_replies, 0);
-	t_free(&t);
-}
-
 /* A P-384 (or Ed25519) key and a self-signed certificate for it, PEM (test-only;
  * nobody checks it). */
 static void test_creds(bool ed25519, struct keel_secret **key, uint8_t **cert, size_t *cert_len)
@@ -1841,20 +1826,19 @@ static void test_ecdsa(void)
 		struct gw_cfg gc = gw_default();
 		/* a SIG_R over another hash: Main Mode waits for a good copy, then gives up */
 		gc.bad_sig = true;
-		ecdsa_refused(&o, &gc, m == 1, KEEL_REASON_PEER_AUTH, "(SIG_R) did not verify",
-		              NULL);
+		v1_refused(&o, &gc, m == 1, KEEL_REASON_PEER_AUTH, "(SIG_R) did not verify", NULL);
 		/* an RSA gateway for method 9 (RFC 4754 §3: the method names the key) */
 		gc = gw_default();
 		o.gw_cert = "gw-rsa.pem";
 		o.gw_key = "gw-rsa.key";
 		o.ca = "ca.pem";
-		ecdsa_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an RSA key",
-		              "ECDSA with SHA-256 on P-256");
+		v1_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an RSA key",
+		           "ECDSA with SHA-256 on P-256");
 		/* the gateway's ECDSA certificate without its CA */
 		o = ecdsa_opts;
 		o.mode = m ? KEEL_V1_AGGRESSIVE : KEEL_V1_MAIN;
 		o.ca = "unknown-ca.pem";
-		ecdsa_refused(&o, &gc, true, KEEL_REASON_CERT_UNTRUSTED, "unknown CA", NULL);
+		v1_refused(&o, &gc, true, KEEL_REASON_CERT_UNTRUSTED, "unknown CA", NULL);
 	}
 
 	/* a P-384 key proposes method 10 and signs with it; the P-256 gateway does not fit */
@@ -1865,8 +1849,8 @@ static void test_ecdsa(void)
 	o.mode = KEEL_V1_MAIN;
 	o.key = o.cert = NULL;
 	struct gw_cfg gc = gw_default();
-	ecdsa_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an ECDSA P-256 key",
-	              "(RSA signature authentication)");
+	v1_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an ECDSA P-256 key",
+	           "(RSA signature authentication)");
 
 	/* hybrid is HybridInitRSA: an ECDSA gateway is refused before any XAUTH */
 	o = ecdsa_opts;
@@ -1874,8 +1858,8 @@ static void test_ecdsa(void)
 	o.auth = GW_AUTH_HYBRID;
 	o.xauth = true;
 	gc.xauth = true;
-	ecdsa_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an ECDSA P-256 key",
-	              "(HybridInitRSA)");
+	v1_refused(&o, &gc, true, KEEL_REASON_PEER_AUTH, "has an ECDSA P-256 key",
+	           "(HybridInitRSA)");
 
 	/* XAUTH with certificates is XAUTHInitRSA: our ECDSA key is refused before
 	 * anything is sent */
